@@ -1,0 +1,24 @@
+/** Fields every decoded gadget event carries (before enrichment by the runner). */
+export interface BaseEvent {
+  /** Wall-clock time of the event, nanoseconds since the Unix epoch. */
+  timestamp: number;
+  pid: number;
+  tid: number;
+  /** Parent pid where the gadget knows it. */
+  ppid?: number;
+  uid: number;
+  comm: string;
+  /** cgroup v2 id (the cgroup directory's inode number) of the task. */
+  cgroupId: number;
+}
+
+/** Fields the runner adds to each event when it writes it out. */
+export interface EventAttribution {
+  node: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+}
+
+/** One line of events.ndjson: a decoded gadget event plus its attribution. */
+export type TraceEvent = BaseEvent & EventAttribution & { gadget: string } & Record<string, unknown>;

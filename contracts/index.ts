@@ -1,0 +1,4 @@
+export * from './gadgets.ts';
+export * from './events.ts';
+export * from './node-job.ts';
+export * from './trace-status.ts';

@@ -1,0 +1,104 @@
+import type { GadgetName } from './gadgets.ts';
+
+/** A container to trace on one node, as the scheduler resolved it. */
+export interface ContainerTarget {
+  /** Bare container id (no `containerd://` prefix). */
+  containerId: string;
+  runtime?: 'containerd' | 'cri-o' | 'docker' | 'unknown';
+  podUid?: string;
+  pod?: string;
+  namespace?: string;
+  container?: string;
+}
+
+/** A pod whose containers (including ones started during the trace) are traced. */
+export interface PodTarget {
+  podUid: string;
+  pod?: string;
+  namespace?: string;
+}
+
+export interface NodeTargets {
+  containers?: ContainerTarget[];
+  pods?: PodTarget[];
+  /** cgroup v2 directories, absolute or relative to the cgroup v2 mount. */
+  cgroupPaths?: string[];
+  pids?: number[];
+  /** Trace the whole node with no cgroup filter (all-in-one/local use only). */
+  allCgroups?: boolean;
+}
+
+export interface UploadTarget {
+  /** Full URL of the node's upload endpoint: PUT <url> with the result tar.gz. */
+  url: string;
+  /** Bearer token valid only for this trace and node. */
+  token: string;
+}
+
+/** What one runner is asked to do: one trace on one node. */
+export interface NodeJobSpec {
+  traceId: string;
+  node: string;
+  gadget: GadgetName;
+  params: Record<string, unknown>;
+  durationSeconds: number;
+  /** Stop after this many events on this node. */
+  maxEvents: number;
+  /** Cap on the size of events.ndjson in bytes; past it the runner stops writing and marks the result truncated. */
+  maxResultBytes?: number;
+  targets: NodeTargets;
+  upload?: UploadTarget;
+}
+
+export const STOP_REASONS = ['deadline', 'max-events', 'max-bytes', 'signal', 'cancelled', 'error'] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
+
+export interface TopEntry {
+  value: string;
+  count: number;
+}
+
+export interface ContainerCount {
+  cgroupId: number;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  events: number;
+}
+
+export interface TargetNotFound {
+  /** The target as the user named it (container id, pod uid, cgroup path, pid). */
+  target: string;
+  reason: string;
+}
+
+/** summary.json of one node's result. */
+export interface NodeSummary {
+  traceId: string;
+  node: string;
+  gadget: GadgetName;
+  startedAt: string;
+  stoppedAt: string;
+  stopReason: StopReason;
+  events: number;
+  /** Events the kernel could not deliver (ring-buffer reserve failures). */
+  lostEvents: number;
+  /** True when events were dropped in user space because of maxEvents/maxResultBytes. */
+  truncated: boolean;
+  perContainer: ContainerCount[];
+  /** Top-N values per gadget field, e.g. {"comm": [...], "filename": [...]}. */
+  top: Record<string, TopEntry[]>;
+  targetsNotFound: TargetNotFound[];
+  cgroupIds: number[];
+  error?: string;
+  versions?: Record<string, string>;
+}
+
+/** Runner exit codes. */
+export const RUNNER_EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  uploadFailed: 3,
+  noTargets: 4,
+} as const;
