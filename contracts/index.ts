@@ -2,3 +2,4 @@ export * from './gadgets.ts';
 export * from './events.ts';
 export * from './node-job.ts';
 export * from './trace-status.ts';
+export * from './trace-spec.ts';

@@ -1,0 +1,66 @@
+/** bpf-native: tracejob's thin N-API addon over libbpf. Decoding and policy live in TypeScript. */
+
+/** Error thrown by every call: carries the errno name and the object/map/program involved. */
+export interface BpfErrorInfo {
+  /** errno name, e.g. 'ENOENT', 'EPERM', 'EINVAL'; 'EUNKNOWN' if none. */
+  code: string;
+  errno: number;
+  /** The libbpf/syscall operation that failed, e.g. 'bpf_object__open_file', 'bpf_map_update_elem'. */
+  op: string;
+  object?: string;
+  map?: string;
+  program?: string;
+}
+export type BpfError = Error & BpfErrorInfo;
+
+export interface MapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+/** A handle on one BPF object file. open -> setGlobal/setMapMaxEntries -> load -> attach -> maps/ringbuf -> close. */
+export class BpfObject {
+  /** Open (not load) a .bpf.o file. Throws BpfError (code ENOENT for a missing file). */
+  static open(path: string): BpfObject;
+  readonly path: string;
+  readonly closed: boolean;
+  /** Before load: set a global variable of .rodata/.data/.bss, found by name in the BTF DATASEC. value.length must equal the variable's size. */
+  setGlobal(name: string, value: Buffer): void;
+  /** Before load: resize a map (e.g. the ring buffer, the cgroup filter). */
+  setMapMaxEntries(map: string, maxEntries: number): void;
+  /** Load every program and create every map in the kernel. */
+  load(): void;
+  /** Attach every program according to its SEC() (tracepoint/raw_tracepoint...). Throws naming the program. */
+  attach(): void;
+  /** Detach every attached program (the object stays loaded; maps remain readable). */
+  detach(): void;
+  maps(): MapInfo[];
+  mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
+  /** null when the key is absent. For per-CPU maps: possibleCpus() values, each rounded up to 8 bytes, concatenated. */
+  mapLookup(map: string, key: Buffer): Buffer | null;
+  /** false when the key was absent. */
+  mapDelete(map: string, key: Buffer): boolean;
+  /**
+   * Read a BPF_MAP_TYPE_RINGBUF map in batches on libuv readiness: `onBatch` is called once per
+   * drain with many records: `batch` holds `count` records, each as [u32 LE length][bytes][pad to 8].
+   */
+  openRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): RingBufferReader;
+  /** Release everything (links, programs, maps, fds). Safe to call twice; also done by the GC finalizer. */
+  close(): void;
+}
+
+export class RingBufferReader {
+  /** Drain synchronously now (e.g. before stopping); calls onBatch; returns records consumed. */
+  drain(): number;
+  /** Stop polling and free the reader. Safe to call twice. */
+  close(): void;
+}
+
+export function possibleCpus(): number;
+/** clock_gettime(CLOCK_BOOTTIME) and (CLOCK_REALTIME), sampled back to back, in ns. */
+export function clocks(): { boottime: bigint; realtime: bigint };
+/** Number of open file descriptors of this process (for leak tests). */
+export function openFdCount(): number;
