@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * gadget_common.h — what every tracejob gadget shares.
+ *
+ * Include it once per gadget, after vmlinux.h and the libbpf headers:
+ *
+ *   #include "vmlinux.h"
+ *   #include <bpf/bpf_helpers.h>
+ *   #include <bpf/bpf_tracing.h>
+ *   #include <bpf/bpf_core_read.h>
+ *   #include "gadget_common.h"
+ *
+ * It defines, in the including object:
+ *   - map `cgroup_filter` (HASH, key __u64 cgroup id, value __u8, 1024 entries):
+ *     the runner puts the target containers' cgroup ids here;
+ *   - map `events` (RINGBUF, GADGET_RINGBUF_SIZE bytes, default 256 KiB; the
+ *     runner may resize it with setMapMaxEntries('events', bytes) before load);
+ *   - map `drops` (PERCPU_ARRAY, 1 entry, __u64): failed ring-buffer reserves;
+ *   - struct gadget_event_header (48 bytes), the first member of every record;
+ *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header().
+ *
+ * Config convention: each gadget has ONE read-only struct global
+ *   const volatile struct <gadget>_config config = {};
+ * whose first field is `bool filter_by_cgroup`; JS sets it before load with
+ *   obj.setGlobal('config', buf).
+ *
+ * License: each gadget declares its own
+ *   char LICENSE[] SEC("license") = "Dual BSD/GPL";
+ * (GPL-compatible: several helpers used here are GPL-only).
+ */
+#ifndef TRACEJOB_GADGET_COMMON_H
+#define TRACEJOB_GADGET_COMMON_H
+
+#ifndef GADGET_RINGBUF_SIZE
+#define GADGET_RINGBUF_SIZE (256 * 1024)
+#endif
+
+#ifndef GADGET_CGROUP_FILTER_MAX
+#define GADGET_CGROUP_FILTER_MAX 1024
+#endif
+
+#define GADGET_COMM_LEN 16
+
+/* Common record header: 48 bytes, naturally aligned, no padding. */
+struct gadget_event_header {
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;  /* bpf_get_current_cgroup_id() (cgroup v2 inode) */
+	__u32 pid;        /* tgid */
+	__u32 tid;        /* kernel pid of the thread */
+	__u32 ppid;       /* real_parent->tgid */
+	__u32 uid;
+	char comm[GADGET_COMM_LEN];
+};
+
+_Static_assert(sizeof(struct gadget_event_header) == 48,
+	       "gadget_event_header must be 48 bytes");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GADGET_CGROUP_FILTER_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GADGET_RINGBUF_SIZE);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* True when the current task may be traced: always when filtering is off,
+ * otherwise only when its cgroup id is in cgroup_filter. */
+static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
+{
+	__u64 cgid;
+
+	if (!filter_enabled)
+		return true;
+	cgid = bpf_get_current_cgroup_id();
+	return bpf_map_lookup_elem(&cgroup_filter, &cgid) != NULL;
+}
+
+/* Count one lost record (called when a reserve fails). */
+static __always_inline void gadget_count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* Reserve `size` bytes in the events ring buffer; on failure count a drop
+ * and return NULL. `size` must be a compile-time constant (sizeof(*rec)).
+ * Every non-NULL result must be bpf_ringbuf_submit()ed or _discard()ed. */
+static __always_inline void *gadget_reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		gadget_count_drop();
+	return rec;
+}
+
+/* Fill the common header from the current task. */
+static __always_inline void gadget_fill_header(struct gadget_event_header *h)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+#endif /* TRACEJOB_GADGET_COMMON_H */
