@@ -1,0 +1,10 @@
+// Per-environment data: the JS constructors of the two classes.
+#pragma once
+#include <napi.h>
+
+struct AddonData {
+  Napi::FunctionReference bpf_object_ctor;
+  Napi::FunctionReference ring_buffer_reader_ctor;
+};
+
+inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

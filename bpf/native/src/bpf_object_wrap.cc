@@ -1,0 +1,372 @@
+#include "bpf_object_wrap.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addon_data.h"
+#include "libbpf_log.h"
+#include "ring_buffer_reader.h"
+
+namespace {
+
+bool IsPerCpu(enum bpf_map_type type) {
+  switch (type) {
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+    case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    ThrowArgError(info.Env(), op, std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Buffer<uint8_t> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer())
+    ThrowArgError(info.Env(), op, std::string(what) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+std::string WithLog(const std::string& detail) {
+  std::string tail = LibbpfLogTail();
+  if (tail.empty()) return detail;
+  return detail + "\nlibbpf: " + tail;
+}
+
+}  // namespace
+
+Napi::Function BpfObjectWrap::Define(Napi::Env env) {
+  return DefineClass(env, "BpfObject",
+                     {
+                         StaticMethod<&BpfObjectWrap::Open>("open"),
+                         InstanceAccessor<&BpfObjectWrap::GetPath>("path"),
+                         InstanceAccessor<&BpfObjectWrap::GetClosed>("closed"),
+                         InstanceMethod<&BpfObjectWrap::SetGlobal>("setGlobal"),
+                         InstanceMethod<&BpfObjectWrap::SetMapMaxEntries>("setMapMaxEntries"),
+                         InstanceMethod<&BpfObjectWrap::Load>("load"),
+                         InstanceMethod<&BpfObjectWrap::Attach>("attach"),
+                         InstanceMethod<&BpfObjectWrap::Detach>("detach"),
+                         InstanceMethod<&BpfObjectWrap::Maps>("maps"),
+                         InstanceMethod<&BpfObjectWrap::MapUpdate>("mapUpdate"),
+                         InstanceMethod<&BpfObjectWrap::MapLookup>("mapLookup"),
+                         InstanceMethod<&BpfObjectWrap::MapDelete>("mapDelete"),
+                         InstanceMethod<&BpfObjectWrap::OpenRingBuffer>("openRingBuffer"),
+                         InstanceMethod<&BpfObjectWrap::Close>("close"),
+                     });
+}
+
+// new BpfObject(path): opens the file (BpfObject.open is the public entry point).
+BpfObjectWrap::BpfObjectWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjectWrap>(info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_object__open_file";
+  path_ = StringArg(info, 0, op, "path");
+  struct stat st;
+  if (stat(path_.c_str(), &st) != 0) ThrowBpfError(env, errno, op, Ctx(), "cannot open '" + path_ + "': " + strerror(errno));
+  if (!S_ISREG(st.st_mode)) ThrowBpfError(env, EINVAL, op, Ctx(), "'" + path_ + "' is not a regular file");
+  ClearLibbpfLog();
+  obj_ = bpf_object__open_file(path_.c_str(), nullptr);
+  if (!obj_) {
+    int err = errno;
+    obj_ = nullptr;
+    ThrowBpfError(env, err ? err : EINVAL, op, Ctx(), WithLog(std::string("cannot open '") + path_ + "' as a BPF object"));
+  }
+}
+
+BpfObjectWrap::~BpfObjectWrap() {
+  // GC finalizer: release fds of a forgotten object. Readers hold a strong
+  // reference to their owner, so none can be open here except at env teardown.
+  for (RingBufferReader* r : std::set<RingBufferReader*>(readers_)) r->Shutdown(true);
+  readers_.clear();
+  Release();
+}
+
+Napi::Value BpfObjectWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) ThrowArgError(env, "bpf_object__open_file", "path must be a string");
+  return GetAddonData(env)->bpf_object_ctor.New({info[0]});
+}
+
+BpfErrorContext BpfObjectWrap::Ctx(const std::string& map, const std::string& program) const {
+  return BpfErrorContext{path_, map, program};
+}
+
+void BpfObjectWrap::RequireOpen(Napi::Env env, const char* op) const {
+  if (closed_) ThrowBpfError(env, EBADF, op, Ctx(), "the object is closed");
+}
+
+void BpfObjectWrap::RequireLoaded(Napi::Env env, const char* op, const std::string& map) const {
+  RequireOpen(env, op);
+  if (!loaded_) ThrowBpfError(env, EINVAL, op, Ctx(map), "the object is not loaded (call load() first)");
+}
+
+bpf_map* BpfObjectWrap::FindMap(Napi::Env env, const char* op, const std::string& name) const {
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (!map) {
+    std::string names;
+    bpf_map* m;
+    bpf_object__for_each_map(m, obj_) {
+      if (!names.empty()) names += ", ";
+      names += bpf_map__name(m);
+    }
+    ThrowBpfError(env, ENOENT, op, Ctx(name), "no such map (maps: " + names + ")");
+  }
+  return map;
+}
+
+Napi::Value BpfObjectWrap::GetPath(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), path_); }
+
+Napi::Value BpfObjectWrap::GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+void BpfObjectWrap::SetGlobal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "setGlobal";
+  std::string name = StringArg(info, 0, op, "name");
+  Napi::Buffer<uint8_t> value = BufferArg(info, 1, op, "value");
+  RequireOpen(env, op);
+  if (loaded_) ThrowBpfError(env, EBUSY, op, Ctx(), "global '" + name + "' must be set before load()");
+
+  const struct btf* btf = bpf_object__btf(obj_);
+  if (!btf) ThrowBpfError(env, ENOENT, op, Ctx(), "the object has no BTF, cannot find global '" + name + "'");
+
+  std::string known;
+  __u32 n = btf__type_cnt(btf);
+  for (__u32 id = 1; id < n; id++) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (!btf_is_datasec(t)) continue;
+    std::string sec = btf__name_by_offset(btf, t->name_off);
+    if (sec != ".rodata" && sec != ".data" && sec != ".bss" && sec.rfind(".rodata.", 0) != 0 &&
+        sec.rfind(".data.", 0) != 0)
+      continue;
+    const struct btf_var_secinfo* vs = btf_var_secinfos(t);
+    for (__u16 i = 0; i < btf_vlen(t); i++, vs++) {
+      const struct btf_type* var = btf__type_by_id(btf, vs->type);
+      std::string vname = btf__name_by_offset(btf, var->name_off);
+      if (vname != name) {
+        if (!known.empty()) known += ", ";
+        known += vname;
+        continue;
+      }
+      if (value.Length() != vs->size)
+        ThrowBpfError(env, EINVAL, op, Ctx(),
+                      "value for global '" + name + "' is " + std::to_string(value.Length()) +
+                          " bytes, the variable is " + std::to_string(vs->size) + " bytes");
+      bpf_map* map = nullptr;
+      bpf_map* m;
+      bpf_object__for_each_map(m, obj_) {
+        if (bpf_map__is_internal(m) && EndsWith(bpf_map__name(m), sec)) {
+          map = m;
+          break;
+        }
+      }
+      if (!map) ThrowBpfError(env, ENOENT, op, Ctx(), "no map for section '" + sec + "' holding global '" + name + "'");
+      size_t size = 0;
+      const void* initial = bpf_map__initial_value(map, &size);
+      if (!initial || vs->offset + vs->size > size)
+        ThrowBpfError(env, EINVAL, op, Ctx(bpf_map__name(map)),
+                      "global '" + name + "' lies outside the initial value of section '" + sec + "'");
+      std::vector<uint8_t> data(static_cast<const uint8_t*>(initial), static_cast<const uint8_t*>(initial) + size);
+      memcpy(data.data() + vs->offset, value.Data(), vs->size);
+      int err = bpf_map__set_initial_value(map, data.data(), data.size());
+      if (err) ThrowBpfError(env, err, "bpf_map__set_initial_value", Ctx(bpf_map__name(map)));
+      return;
+    }
+  }
+  ThrowBpfError(env, ENOENT, op, Ctx(), "no global variable '" + name + "' (globals: " + (known.empty() ? "none" : known) + ")");
+}
+
+void BpfObjectWrap::SetMapMaxEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__set_max_entries";
+  std::string name = StringArg(info, 0, op, "map");
+  if (info.Length() < 2 || !info[1].IsNumber()) ThrowArgError(env, op, "maxEntries must be a number");
+  double v = info[1].As<Napi::Number>().DoubleValue();
+  if (!(v >= 1 && v <= 0xffffffffu) || v != static_cast<double>(static_cast<uint32_t>(v)))
+    ThrowBpfError(env, EINVAL, op, Ctx(name), "maxEntries must be an integer in 1..2^32-1, got " + info[1].ToString().Utf8Value());
+  uint32_t max = static_cast<uint32_t>(v);
+  RequireOpen(env, op);
+  if (loaded_) ThrowBpfError(env, EBUSY, op, Ctx(name), "maps must be resized before load()");
+  bpf_map* map = FindMap(env, op, name);
+  if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) {
+    uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+    if ((max & (max - 1)) != 0 || max < page)
+      ThrowBpfError(env, EINVAL, op, Ctx(name),
+                    "a ring buffer's size must be a power of two and at least the page size (" + std::to_string(page) +
+                        "), got " + std::to_string(max));
+  }
+  int err = bpf_map__set_max_entries(map, max);
+  if (err) ThrowBpfError(env, err, op, Ctx(name));
+}
+
+void BpfObjectWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_object__load";
+  RequireOpen(env, op);
+  if (loaded_) ThrowBpfError(env, EALREADY, op, Ctx(), "the object is already loaded");
+  ClearLibbpfLog();
+  int err = bpf_object__load(obj_);
+  if (err) ThrowBpfError(env, err, op, Ctx(), WithLog(std::string("cannot load: ") + strerror(-err)));
+  loaded_ = true;
+}
+
+void BpfObjectWrap::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach";
+  RequireLoaded(env, op, "");
+  if (!links_.empty()) ThrowBpfError(env, EALREADY, op, Ctx(), "the programs are already attached (detach() first)");
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoattach(prog)) continue;
+    ClearLibbpfLog();
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      std::string pname = bpf_program__name(prog);
+      std::string sec = bpf_program__section_name(prog);
+      DestroyLinks();
+      ThrowBpfError(env, err ? err : EINVAL, op, Ctx("", pname),
+                    WithLog("cannot attach program '" + pname + "' (SEC(\"" + sec + "\")): " + strerror(err ? err : EINVAL)));
+    }
+    links_.push_back(link);
+  }
+}
+
+void BpfObjectWrap::Detach(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env(), "bpf_link__destroy");
+  DestroyLinks();
+}
+
+void BpfObjectWrap::DestroyLinks() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
+  links_.clear();
+}
+
+Napi::Value BpfObjectWrap::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, "maps");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj_) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", bpf_map__name(m));
+    o.Set("type", Napi::Number::New(env, bpf_map__type(m)));
+    o.Set("keySize", Napi::Number::New(env, bpf_map__key_size(m)));
+    o.Set("valueSize", Napi::Number::New(env, bpf_map__value_size(m)));
+    o.Set("maxEntries", Napi::Number::New(env, bpf_map__max_entries(m)));
+    out.Set(i++, o);
+  }
+  return out;
+}
+
+static size_t ValueBytes(bpf_map* map) {
+  size_t vs = bpf_map__value_size(map);
+  if (!IsPerCpu(bpf_map__type(map))) return vs;
+  int ncpu = libbpf_num_possible_cpus();
+  return ((vs + 7) & ~static_cast<size_t>(7)) * static_cast<size_t>(ncpu > 0 ? ncpu : 1);
+}
+
+void BpfObjectWrap::MapUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_update_elem";
+  std::string name = StringArg(info, 0, op, "map");
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, op, "key");
+  Napi::Buffer<uint8_t> value = BufferArg(info, 2, op, "value");
+  uint64_t flags = 0;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    if (!info[3].IsNumber()) ThrowArgError(env, op, "flags must be a number");
+    flags = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+  }
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  if (key.Length() != bpf_map__key_size(map))
+    ThrowBpfError(env, EINVAL, op, Ctx(name),
+                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  size_t want = ValueBytes(map);
+  if (value.Length() != want)
+    ThrowBpfError(env, EINVAL, op, Ctx(name),
+                  "value is " + std::to_string(value.Length()) + " bytes, the map's value is " + std::to_string(want) +
+                      " bytes" + (IsPerCpu(bpf_map__type(map)) ? " (per-CPU: one 8-byte-aligned value per possible CPU)" : ""));
+  if (bpf_map_update_elem(bpf_map__fd(map), key.Data(), value.Data(), flags) != 0)
+    ThrowBpfError(env, errno, op, Ctx(name));
+}
+
+Napi::Value BpfObjectWrap::MapLookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_lookup_elem";
+  std::string name = StringArg(info, 0, op, "map");
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, op, "key");
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  if (key.Length() != bpf_map__key_size(map))
+    ThrowBpfError(env, EINVAL, op, Ctx(name),
+                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, ValueBytes(map));
+  if (bpf_map_lookup_elem(bpf_map__fd(map), key.Data(), out.Data()) != 0) {
+    if (errno == ENOENT) return env.Null();
+    ThrowBpfError(env, errno, op, Ctx(name));
+  }
+  return out;
+}
+
+Napi::Value BpfObjectWrap::MapDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_delete_elem";
+  std::string name = StringArg(info, 0, op, "map");
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, op, "key");
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  if (key.Length() != bpf_map__key_size(map))
+    ThrowBpfError(env, EINVAL, op, Ctx(name),
+                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  if (bpf_map_delete_elem(bpf_map__fd(map), key.Data()) != 0) {
+    if (errno == ENOENT) return Napi::Boolean::New(env, false);
+    ThrowBpfError(env, errno, op, Ctx(name));
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value BpfObjectWrap::OpenRingBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "ring_buffer__new";
+  std::string name = StringArg(info, 0, op, "map");
+  if (info.Length() < 2 || !info[1].IsFunction()) ThrowArgError(env, op, "onBatch must be a function");
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+    ThrowBpfError(env, EINVAL, op, Ctx(name), "map is not a BPF_MAP_TYPE_RINGBUF");
+  RingBufferReaderInit init{this, Value(), bpf_map__fd(map), name, info[1].As<Napi::Function>()};
+  Napi::Object reader = GetAddonData(env)->ring_buffer_reader_ctor.New({Napi::External<RingBufferReaderInit>::New(env, &init)});
+  readers_.insert(RingBufferReader::Unwrap(reader));
+  return reader;
+}
+
+void BpfObjectWrap::Close(const Napi::CallbackInfo& info) {
+  if (closed_) return;
+  for (RingBufferReader* r : std::set<RingBufferReader*>(readers_)) r->Shutdown(false);
+  readers_.clear();
+  Release();
+}
+
+void BpfObjectWrap::Release() {
+  DestroyLinks();
+  if (obj_) bpf_object__close(obj_);
+  obj_ = nullptr;
+  closed_ = true;
+  loaded_ = false;
+}
