@@ -1,0 +1,168 @@
+/**
+ * Configuration of the API, the scheduler and the all-in-one mode: read once from the environment
+ * into a typed, frozen object and passed down. Invalid values are refused with a message naming
+ * the variable. Documented in docs/configuration.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export type BackendKind = 'local' | 'kubernetes';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: the all-in-one mode starts a private redis-server under DATA_DIR. */
+  redisUrl?: string;
+  dataDir: string;
+  nodeName: string;
+  backend: BackendKind;
+  /** Base URL the runners use to reach the API's upload endpoint (default http://HOST:PORT). */
+  publicUrl?: string;
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  maxEventsPerNode: number;
+  /** Cap on one node's uploaded result (compressed upload and uncompressed events file). */
+  maxResultBytes: number;
+  retentionSeconds: number;
+  /** Seconds after the trace's deadline a runner has to stop and upload before it is killed. */
+  runnerGraceSeconds: number;
+  /** Traces waiting in the queue beyond which POST /v1/traces answers 429. */
+  maxQueuedTraces: number;
+  /** How many traces one scheduler process runs at the same time. */
+  schedulerConcurrency: number;
+  /** BullMQ lock of a running trace; a scheduler that dies is detected after about this long. */
+  schedulerLockSeconds: number;
+  uploadTokenSecret: string;
+  logLevel: LogLevel;
+  /** Command that starts the runner (local backend): argv prefix, `--spec FILE --out DIR` is appended. */
+  runnerCommand: readonly string[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const repoRoot = resolve(new URL('../..', import.meta.url).pathname);
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got ${JSON.stringify(raw)}`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+const NODE_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
+
+/** The upload-token secret: UPLOAD_TOKEN_SECRET, or one generated once and kept in DATA_DIR. */
+export function uploadTokenSecret(env: Env, dataDir: string): string {
+  const given = env.UPLOAD_TOKEN_SECRET;
+  if (given !== undefined && given !== '') {
+    if (given.length < 32) throw new ConfigError('UPLOAD_TOKEN_SECRET', 'must be at least 32 characters');
+    return given;
+  }
+  const file = join(dataDir, 'upload-token.secret');
+  try {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (stored.length >= 32) return stored;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+/** Reads the configuration from `env`; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const dataDir = resolve(env.DATA_DIR || join(repoRoot, '.data'));
+  const maxDurationSeconds = int(env, 'MAX_DURATION_SECONDS', 300, 1, 86_400);
+  const defaultDurationSeconds = int(env, 'DEFAULT_DURATION_SECONDS', 30, 1, 86_400);
+  if (defaultDurationSeconds > maxDurationSeconds) {
+    throw new ConfigError('DEFAULT_DURATION_SECONDS', `must not exceed MAX_DURATION_SECONDS (${maxDurationSeconds})`);
+  }
+  const nodeName = env.NODE_NAME || hostname();
+  if (!NODE_NAME_PATTERN.test(nodeName)) {
+    throw new ConfigError('NODE_NAME', `must be a DNS-style name (letters, digits, '.', '-', '_'), got ${JSON.stringify(nodeName)}`);
+  }
+  const host = env.HOST || '127.0.0.1';
+  if (!/^[a-zA-Z0-9.:_-]+$/.test(host)) throw new ConfigError('HOST', `must be an address or host name, got ${JSON.stringify(host)}`);
+  let runnerCommand: string[] = [process.execPath, join(repoRoot, 'bin', 'tracejob-runner.js')];
+  if (env.RUNNER_COMMAND) {
+    try {
+      const parsed: unknown = JSON.parse(env.RUNNER_COMMAND);
+      if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((p) => typeof p === 'string')) throw new Error();
+      runnerCommand = parsed as string[];
+    } catch {
+      throw new ConfigError('RUNNER_COMMAND', 'must be a JSON array of strings, e.g. ["node","/opt/tracejob/bin/tracejob-runner.js"]');
+    }
+  }
+  const config: Config = {
+    port: int(env, 'PORT', 8080, 0, 65_535),
+    host,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    dataDir,
+    nodeName,
+    backend: oneOf(env, 'BACKEND', 'local', ['local', 'kubernetes'] as const),
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']),
+    maxDurationSeconds,
+    defaultDurationSeconds,
+    maxEventsPerNode: int(env, 'MAX_EVENTS_PER_NODE', 1_000_000, 1),
+    maxResultBytes: int(env, 'MAX_RESULT_BYTES', 256 * 1024 * 1024, 1024),
+    retentionSeconds: int(env, 'RETENTION_SECONDS', 7 * 24 * 3600, 1),
+    runnerGraceSeconds: int(env, 'RUNNER_GRACE_SECONDS', 30, 1, 3600),
+    maxQueuedTraces: int(env, 'MAX_QUEUED_TRACES', 10_000, 1),
+    schedulerConcurrency: int(env, 'SCHEDULER_CONCURRENCY', 8, 1, 1000),
+    schedulerLockSeconds: int(env, 'SCHEDULER_LOCK_SECONDS', 30, 2, 3600),
+    uploadTokenSecret: '',
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    runnerCommand: Object.freeze(runnerCommand),
+  };
+  config.uploadTokenSecret = uploadTokenSecret(env, dataDir);
+  return Object.freeze(config);
+}
+
+/** Base URL runners upload to. */
+export function uploadBaseUrl(config: Pick<Config, 'publicUrl' | 'host' | 'port'>, listeningPort?: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${listeningPort ?? config.port}`;
+}

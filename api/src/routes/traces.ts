@@ -1,0 +1,226 @@
+/** /v1/traces: create, list, read, events, bundle, cancel/delete. */
+import { randomUUID } from 'node:crypto';
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { KubernetesTarget, LocalTarget, TraceSpec, TraceTarget } from '../../../contracts/index.ts';
+import { NoMatchingTargetError } from '../../../scheduler/src/backend.ts';
+import { enqueueTrace, removeQueuedTrace } from '../../../scheduler/src/trace-queue.ts';
+import { InvalidCursorError, requestHash } from '../../../scheduler/src/trace-store.ts';
+import { ConflictError, InvalidError, NotFoundError, RateLimitedError, UnprocessableError } from '../errors.ts';
+import {
+  CancelAnswerSchema,
+  EventsPageSchema,
+  EventsQuerySchema,
+  IdempotencyHeadersSchema,
+  TraceAcceptedSchema,
+  TraceIdParamsSchema,
+  TraceListQuerySchema,
+  TraceListSchema,
+  TraceViewSchema,
+  errorResponses,
+  traceRequestSchema,
+  type TraceRequest,
+} from '../schemas/index.ts';
+import { bundleStream } from '../store/bundle.ts';
+import { InvalidEventCursorError, eventsNdjson, eventsPage } from '../store/event-pages.ts';
+import { traceLinks, traceView } from '../trace-view.ts';
+import type { AppDeps } from '../app.ts';
+
+const K8S_FIELDS = ['namespace', 'labelSelector', 'podName', 'containerName', 'nodeName'] as const;
+const LOCAL_FIELDS = ['containerIds', 'pids', 'cgroupPaths'] as const;
+
+/** Checks the target's shape for the configured backend; returns it typed. */
+function checkTargetShape(target: TraceRequest['target'], backend: 'local' | 'kubernetes'): TraceTarget {
+  const t = target as Record<string, unknown>;
+  if (backend === 'kubernetes') {
+    const local = LOCAL_FIELDS.find((f) => t[f] !== undefined);
+    if (local) throw new InvalidError(`target.${local}`, `target.${local}: local targets need the local backend; on Kubernetes name a namespace and pods`);
+    if (t.namespace === undefined) throw new InvalidError('target.namespace', 'target.namespace: required');
+    return target as KubernetesTarget;
+  }
+  const k8s = K8S_FIELDS.find((f) => t[f] !== undefined);
+  if (k8s) throw new InvalidError(`target.${k8s}`, `target.${k8s}: the local backend traces local targets; use containerIds, pids or cgroupPaths`);
+  if (!LOCAL_FIELDS.some((f) => t[f] !== undefined)) {
+    throw new InvalidError('target', 'target: name at least one of containerIds, pids, cgroupPaths');
+  }
+  return target as LocalTarget;
+}
+
+export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { config, traces, queue, results, gadgets, metrics } = deps;
+  const requestSchema = traceRequestSchema(config);
+  let depth = { value: 0, at: 0 };
+
+  async function queuedNow(): Promise<number> {
+    if (Date.now() - depth.at > 1000) depth = { value: await deps.queueDepth(), at: Date.now() };
+    return depth.value;
+  }
+
+  app.post<{ Body: TraceRequest; Headers: Static<typeof IdempotencyHeadersSchema> }>(
+    '/v1/traces',
+    {
+      schema: {
+        summary: 'Queue a trace',
+        tags: ['traces'],
+        body: requestSchema,
+        headers: IdempotencyHeadersSchema,
+        response: { 202: TraceAcceptedSchema, ...errorResponses(400, 409, 422, 429, 503) },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const gadget = gadgets.get(body.gadget);
+      if (!gadget) throw new InvalidError('gadget', `gadget: unknown gadget ${JSON.stringify(body.gadget)}; see GET /v1/gadgets`);
+      const params = body.params ?? {};
+      const problems = gadgets.validateParams(gadget.name, params);
+      if (problems.length > 0) {
+        const p = problems[0]!;
+        const field = p.field ? `params.${p.field}` : 'params';
+        throw new InvalidError(field, p.message.startsWith(field) ? p.message : `${field}: ${p.message}`);
+      }
+      const target = checkTargetShape(body.target, config.backend);
+      if (deps.checkTarget) {
+        try {
+          await deps.checkTarget(target);
+        } catch (err) {
+          if (err instanceof NoMatchingTargetError) throw new UnprocessableError(err.message, 'target');
+          throw err;
+        }
+      }
+      const spec: TraceSpec = {
+        gadget: gadget.name,
+        durationSeconds: body.durationSeconds ?? config.defaultDurationSeconds,
+        target,
+        params,
+        limits: { maxEvents: body.limits?.maxEvents ?? config.maxEventsPerNode },
+      };
+      if (body.callbackUrl) spec.callbackUrl = body.callbackUrl;
+      const key = req.headers['idempotency-key'];
+      if ((await queuedNow()) >= config.maxQueuedTraces) {
+        throw new RateLimitedError(`too many traces waiting (${config.maxQueuedTraces}); retry later`, 5);
+      }
+      const outcome = await traces.create(randomUUID(), spec, key ? { key, requestHash: requestHash(body) } : undefined);
+      if (outcome.kind === 'conflict') {
+        throw new ConflictError(`Idempotency-Key ${JSON.stringify(key)} was used for another request (trace ${outcome.id})`, 'Idempotency-Key');
+      }
+      // Adding is a no-op when the job exists (job id = trace id); re-adding on a replay heals a
+      // POST that died between recording the trace and queueing it.
+      const status = outcome.kind === 'created' ? 'queued' : ((await traces.status(outcome.id)) ?? 'queued');
+      if (status === 'queued') await enqueueTrace(queue, outcome.id);
+      if (outcome.kind === 'created') {
+        metrics.traces.inc({ status: 'queued' });
+        req.log.info({ traceId: outcome.id, gadget: spec.gadget, durationSeconds: spec.durationSeconds }, 'trace queued');
+      }
+      const links = traceLinks(outcome.id);
+      return reply.code(202).header('location', links.self).send({ id: outcome.id, status, links });
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof TraceListQuerySchema> }>(
+    '/v1/traces',
+    { schema: { summary: 'List traces, newest first', tags: ['traces'], querystring: TraceListQuerySchema, response: { 200: TraceListSchema, ...errorResponses(400) } } },
+    async (req) => {
+      const q = req.query;
+      try {
+        const page = await traces.list({ limit: q.limit ?? 50, cursor: q.cursor, status: q.status, gadget: q.gadget });
+        return { items: page.items.map(traceView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+      } catch (err) {
+        if (err instanceof InvalidCursorError) throw new InvalidError('cursor', `cursor: ${err.message}`);
+        throw err;
+      }
+    },
+  );
+
+  async function mustGet(id: string) {
+    const rec = await traces.get(id);
+    if (!rec) throw new NotFoundError(`no trace ${id} (it may have expired)`);
+    return rec;
+  }
+
+  app.get<{ Params: Static<typeof TraceIdParamsSchema> }>(
+    '/v1/traces/:id',
+    { schema: { summary: 'A trace: status, per-node status, counts, timings', tags: ['traces'], params: TraceIdParamsSchema, response: { 200: TraceViewSchema, ...errorResponses(400, 404) } } },
+    async (req) => traceView(await mustGet(req.params.id)),
+  );
+
+  app.get<{ Params: Static<typeof TraceIdParamsSchema>; Querystring: Static<typeof EventsQuerySchema> }>(
+    '/v1/traces/:id/events',
+    {
+      schema: {
+        summary: 'Events: NDJSON stream, or a JSON page when limit or cursor is given',
+        tags: ['traces'],
+        params: TraceIdParamsSchema,
+        querystring: EventsQuerySchema,
+        response: { 200: { description: 'application/x-ndjson stream, or a JSON page', ...EventsPageSchema }, ...errorResponses(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      await mustGet(req.params.id);
+      const { limit, cursor, node, pod, container } = req.query;
+      const filter = { node, pod, container };
+      if (limit !== undefined || cursor !== undefined) {
+        try {
+          const page = await eventsPage(results, req.params.id, filter, limit ?? 1000, cursor);
+          return reply.type('application/json').serializer(JSON.stringify).send(page);
+        } catch (err) {
+          if (err instanceof InvalidEventCursorError) throw new InvalidError('cursor', `cursor: ${err.message}`);
+          throw err;
+        }
+      }
+      const stream = await eventsNdjson(results, req.params.id, filter);
+      return reply.type('application/x-ndjson').send(stream);
+    },
+  );
+
+  app.get<{ Params: Static<typeof TraceIdParamsSchema> }>(
+    '/v1/traces/:id/bundle',
+    {
+      schema: {
+        summary: 'The trace bundle: tar.gz with manifest.json, summary.json, nodes/<node>/events.ndjson',
+        tags: ['traces'],
+        params: TraceIdParamsSchema,
+        response: { 200: { description: 'application/gzip (tar)', type: 'string', format: 'binary' }, ...errorResponses(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      const rec = await mustGet(req.params.id);
+      return reply
+        .type('application/gzip')
+        .header('content-disposition', `attachment; filename="trace-${rec.id}.tar.gz"`)
+        .send(bundleStream(results, rec));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof TraceIdParamsSchema> }>(
+    '/v1/traces/:id',
+    {
+      schema: {
+        summary: 'Cancel a queued or running trace (202), or delete a finished trace and its results (204)',
+        tags: ['traces'],
+        params: TraceIdParamsSchema,
+        response: { 202: CancelAnswerSchema, 204: { description: 'deleted', type: 'null' }, ...errorResponses(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id;
+      const rec = await mustGet(id);
+      if (rec.status === 'queued' || rec.status === 'running') {
+        const out = await traces.requestCancel(id);
+        if (out.kind === 'missing') throw new NotFoundError(`no trace ${id}`);
+        if (out.kind === 'cancelled') {
+          await removeQueuedTrace(queue, id);
+          metrics.traceFinished('cancelled', undefined);
+          req.log.info({ traceId: id }, 'queued trace cancelled');
+          return reply.code(202).send({ id, status: 'cancelled', cancelRequested: true });
+        }
+        const status = out.kind === 'finished' ? out.status : 'running';
+        req.log.info({ traceId: id, status }, 'cancel requested');
+        return reply.code(202).send({ id, status, cancelRequested: true });
+      }
+      await traces.delete(id);
+      await results.deleteTrace(id);
+      req.log.info({ traceId: id }, 'trace and results deleted');
+      return reply.code(204).send();
+    },
+  );
+}

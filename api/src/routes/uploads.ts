@@ -1,0 +1,72 @@
+/** PUT /v1/traces/:id/nodes/:node/result — a runner uploads its node's result (tar.gz). */
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { verifyUploadToken } from '../../../scheduler/src/upload-token.ts';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { NodeResultParamsSchema, UploadAcceptedSchema, errorResponses } from '../schemas/index.ts';
+import type { AppDeps } from '../app.ts';
+
+const UPLOAD_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
+
+export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { config, traces, results, metrics } = deps;
+
+  app.register(async (scope) => {
+    // The body stays a stream: the handler writes it to disk with its own size cap.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
+
+    scope.put<{ Params: Static<typeof NodeResultParamsSchema> }>(
+      '/v1/traces/:id/nodes/:node/result',
+      {
+        schema: {
+          summary: "A runner uploads its node's result: tar.gz with events.ndjson and summary.json (Bearer upload token)",
+          tags: ['runner'],
+          params: NodeResultParamsSchema,
+          response: { 201: UploadAcceptedSchema, ...errorResponses(400, 401, 403, 404, 413, 415) },
+        },
+      },
+      async (req, reply) => {
+        const { id, node } = req.params;
+        const auth = req.headers.authorization;
+        const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
+        if (!token) throw new UnauthorizedError('upload needs Authorization: Bearer <upload token>');
+        const check = verifyUploadToken(config.uploadTokenSecret, token, id, node);
+        if (!check.ok) throw new ForbiddenError(`upload token refused (${check.reason}): it is good only for its own trace and node, until it expires`);
+        if (!(await traces.exists(id))) throw new NotFoundError(`no trace ${id}`);
+        const declared = Number(req.headers['content-length']);
+        if (Number.isFinite(declared) && declared > config.maxResultBytes) {
+          throw new PayloadTooLargeError(`the upload is larger than ${config.maxResultBytes} bytes (MAX_RESULT_BYTES)`);
+        }
+        let stored;
+        try {
+          stored = await results.saveNodeUpload(id, node, req.body as Readable, config.maxResultBytes);
+        } catch (err) {
+          metrics.uploads.inc({ outcome: 'refused' });
+          throw err;
+        }
+        const { summary } = stored;
+        const counts = {
+          events: summary.events,
+          lostEvents: summary.lostEvents,
+          truncated: Boolean(summary.truncated),
+          bytes: stored.bytes,
+          uploadedAt: new Date().toISOString(),
+          ...(summary.stopReason ? { stopReason: summary.stopReason } : {}),
+          ...(summary.error ? { error: summary.error } : {}),
+        };
+        if (!(await traces.putNodeResult(id, node, counts))) {
+          await results.deleteTrace(id);
+          throw new NotFoundError(`trace ${id} was deleted while its result was uploading`);
+        }
+        metrics.uploads.inc({ outcome: 'stored' });
+        metrics.uploadBytes.inc(stored.bytes);
+        metrics.events.inc(summary.events);
+        metrics.lostEvents.inc(summary.lostEvents);
+        req.log.info({ traceId: id, node, events: summary.events, lostEvents: summary.lostEvents, bytes: stored.bytes }, 'node result stored');
+        return reply.code(201).send({ traceId: id, node, events: summary.events, bytes: stored.bytes });
+      },
+    );
+  });
+}

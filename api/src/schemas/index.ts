@@ -1,0 +1,160 @@
+/**
+ * The one source of truth for request and response shapes: these TypeBox schemas validate
+ * requests, type the handlers and produce the OpenAPI document served at /docs.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { GADGET_NAMES, NODE_STATUSES, TRACE_STATUSES, type GadgetName, type TraceStatus } from '../../../contracts/index.ts';
+
+export interface SchemaLimits {
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  maxEventsPerNode: number;
+}
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
+export const NODE_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$';
+export const TRACE_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+/** A container id with an optional runtime prefix (`containerd://…`). */
+const CONTAINER_ID = '^([a-z-]+://)?[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
+/** A cgroup path: no `..` segment, no odd characters. */
+const CGROUP_PATH = '^(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_./:@+-]+$';
+
+const gadgetName = Type.Unsafe<GadgetName>({ type: 'string', enum: [...GADGET_NAMES], description: 'a gadget of the catalogue (GET /v1/gadgets)' });
+const traceStatus = Type.Unsafe<TraceStatus>({ type: 'string', enum: [...TRACE_STATUSES] });
+
+export const TraceTargetSchema = Type.Object(
+  {
+    namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, maxLength: 63, description: 'Kubernetes namespace (required on the kubernetes backend)' })),
+    labelSelector: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z0-9./_=!,() -]+$', description: 'Kubernetes label selector, e.g. app=web' })),
+    podName: Type.Optional(Type.String({ pattern: DNS_SUBDOMAIN, maxLength: 253 })),
+    containerName: Type.Optional(Type.String({ pattern: DNS_LABEL, maxLength: 63 })),
+    nodeName: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN })),
+    containerIds: Type.Optional(Type.Array(Type.String({ pattern: CONTAINER_ID }), { minItems: 1, maxItems: 256, description: 'local backend: container ids' })),
+    pids: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 4_194_304 }), { minItems: 1, maxItems: 256, description: 'local backend: process ids (their cgroups are traced)' })),
+    cgroupPaths: Type.Optional(
+      Type.Array(Type.String({ pattern: CGROUP_PATH, minLength: 1, maxLength: 4096 }), {
+        minItems: 1,
+        maxItems: 256,
+        description: 'local backend: cgroup v2 directories, absolute or relative to the cgroup v2 mount',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export function traceRequestSchema(limits: SchemaLimits) {
+  return Type.Object(
+    {
+      gadget: gadgetName,
+      durationSeconds: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: limits.maxDurationSeconds, description: `seconds to trace (default ${limits.defaultDurationSeconds})` }),
+      ),
+      target: TraceTargetSchema,
+      params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'per-gadget options (GET /v1/gadgets)' })),
+      limits: Type.Optional(
+        Type.Object({ maxEvents: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.maxEventsPerNode, description: 'events per node' })) }, { additionalProperties: false }),
+      ),
+      callbackUrl: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })),
+    },
+    { additionalProperties: false },
+  );
+}
+export type TraceRequest = Static<ReturnType<typeof traceRequestSchema>>;
+
+export const IdempotencyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
+});
+
+export const ErrorSchema = Type.Object(
+  { error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
+  { description: 'every error response' },
+);
+
+export const LinksSchema = Type.Object({ self: Type.String(), events: Type.String(), bundle: Type.String() });
+
+export const NodeStateSchema = Type.Object({
+  node: Type.String(),
+  status: Type.Unsafe<(typeof NODE_STATUSES)[number]>({ type: 'string', enum: [...NODE_STATUSES] }),
+  events: Type.Integer(),
+  lostEvents: Type.Integer(),
+  truncated: Type.Optional(Type.Boolean()),
+  stopReason: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  uploaded: Type.Optional(Type.Boolean()),
+});
+
+export const TraceViewSchema = Type.Object({
+  id: Type.String(),
+  status: traceStatus,
+  gadget: gadgetName,
+  durationSeconds: Type.Integer(),
+  target: TraceTargetSchema,
+  params: Type.Record(Type.String(), Type.Unknown()),
+  limits: Type.Object({ maxEvents: Type.Integer() }),
+  callbackUrl: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  cancelRequested: Type.Optional(Type.Boolean()),
+  error: Type.Optional(Type.String()),
+  nodes: Type.Array(NodeStateSchema),
+  counts: Type.Object({ events: Type.Integer(), lostEvents: Type.Integer() }),
+  links: LinksSchema,
+});
+
+export const TraceAcceptedSchema = Type.Object({ id: Type.String(), status: traceStatus, links: LinksSchema });
+
+export const TraceIdParamsSchema = Type.Object({ id: Type.String({ pattern: TRACE_ID_PATTERN }) });
+export const NodeResultParamsSchema = Type.Object({ id: Type.String({ pattern: TRACE_ID_PATTERN }), node: Type.String({ pattern: NODE_NAME_PATTERN }) });
+
+export const TraceListQuerySchema = Type.Object(
+  {
+    status: Type.Optional(traceStatus),
+    gadget: Type.Optional(gadgetName),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TraceListSchema = Type.Object({ items: Type.Array(TraceViewSchema), nextCursor: Type.Optional(Type.String()) });
+
+export const EventsQuerySchema = Type.Object(
+  {
+    node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN })),
+    pod: Type.Optional(Type.String({ maxLength: 253 })),
+    container: Type.Optional(Type.String({ maxLength: 253 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventsPageSchema = Type.Object({
+  items: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  nextCursor: Type.Optional(Type.String()),
+});
+
+export const GadgetListSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      description: Type.String(),
+      params: Type.Unknown(),
+      fields: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), description: Type.Optional(Type.String()) })),
+      topFields: Type.Array(Type.String()),
+    }),
+  ),
+});
+
+export const UploadAcceptedSchema = Type.Object({ traceId: Type.String(), node: Type.String(), events: Type.Integer(), bytes: Type.Integer() });
+
+export const CancelAnswerSchema = Type.Object({ id: Type.String(), status: traceStatus, cancelRequested: Type.Boolean() });
+
+/** Error responses a route documents, all with the Error shape. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorSchema]));
+}

@@ -1,0 +1,54 @@
+/** The trace's summary.json: counts and top-N values merged across its nodes' summaries. */
+import type { ContainerCount, NodeSummary, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
+
+export interface MergedSummary {
+  traceId: string;
+  gadget?: string;
+  nodes: number;
+  events: number;
+  lostEvents: number;
+  truncated: boolean;
+  perNode: { node: string; events: number; lostEvents: number; truncated: boolean; stopReason?: string; error?: string }[];
+  perContainer: (ContainerCount & { node: string })[];
+  top: Record<string, TopEntry[]>;
+  targetsNotFound: (TargetNotFound & { node: string })[];
+}
+
+export function mergeNodeSummaries(traceId: string, summaries: readonly NodeSummary[], topN = 10): MergedSummary {
+  const tallies = new Map<string, Map<string, number>>();
+  const merged: MergedSummary = {
+    traceId,
+    nodes: summaries.length,
+    events: 0,
+    lostEvents: 0,
+    truncated: false,
+    perNode: [],
+    perContainer: [],
+    top: {},
+    targetsNotFound: [],
+  };
+  for (const s of [...summaries].sort((a, b) => a.node.localeCompare(b.node))) {
+    if (s.gadget && !merged.gadget) merged.gadget = s.gadget;
+    merged.events += s.events;
+    merged.lostEvents += s.lostEvents;
+    merged.truncated ||= Boolean(s.truncated);
+    const perNode: MergedSummary['perNode'][number] = { node: s.node, events: s.events, lostEvents: s.lostEvents, truncated: Boolean(s.truncated) };
+    if (s.stopReason) perNode.stopReason = s.stopReason;
+    if (s.error) perNode.error = s.error;
+    merged.perNode.push(perNode);
+    for (const c of s.perContainer ?? []) merged.perContainer.push({ ...c, node: s.node });
+    for (const t of s.targetsNotFound ?? []) merged.targetsNotFound.push({ ...t, node: s.node });
+    for (const [field, entries] of Object.entries(s.top ?? {})) {
+      let tally = tallies.get(field);
+      if (!tally) tallies.set(field, (tally = new Map()));
+      for (const e of entries) tally.set(e.value, (tally.get(e.value) ?? 0) + e.count);
+    }
+  }
+  for (const [field, tally] of tallies) {
+    merged.top[field] = [...tally.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, topN)
+      .map(([value, count]) => ({ value, count }));
+  }
+  return merged;
+}
