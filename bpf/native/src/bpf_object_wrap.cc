@@ -46,7 +46,7 @@ Napi::Buffer<uint8_t> BufferArg(const Napi::CallbackInfo& info, size_t i, const 
 std::string WithLog(const std::string& detail) {
   std::string tail = LibbpfLogTail();
   if (tail.empty()) return detail;
-  return detail + "\nlibbpf: " + tail;
+  return detail + "\n" + tail;
 }
 
 }  // namespace

@@ -23,7 +23,6 @@ static int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list
     if (g_tail.size() > kTailCap) g_tail.erase(0, g_tail.size() - kTailCap);
   }
   if (g_forward_level >= 0 && static_cast<int>(level) <= g_forward_level) {
-    fputs("libbpf: ", stderr);
     fputs(buf, stderr);
   }
   return n;
