@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { NodePlan } from './backend.ts';
 import { isTerminal, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
 
 export interface NodeResultCounts {
@@ -218,6 +219,26 @@ export class TraceStore {
       return { kind: 'requested' };
     }
     return { kind: 'finished', status: out as TraceStatus };
+  }
+
+  /** The per-node plans resolved for this trace (kept so a restarted scheduler reuses them). */
+  async setPlans(id: string, plans: readonly NodePlan[]): Promise<void> {
+    await this.redis.hset(this.key(id), 'plans', JSON.stringify(plans));
+  }
+
+  async plans(id: string): Promise<NodePlan[] | undefined> {
+    const raw = await this.redis.hget(this.key(id), 'plans');
+    return raw ? (JSON.parse(raw) as NodePlan[]) : undefined;
+  }
+
+  /** Ids of traces that are queued or running. */
+  async activeIds(): Promise<string[]> {
+    const ids = await this.redis.zrange('tj:traces', '0', '-1');
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.key(id), 'status');
+    const res = (await pipe.exec()) ?? [];
+    return ids.filter((_, i) => res[i]?.[1] === 'queued' || res[i]?.[1] === 'running');
   }
 
   async setNodeState(id: string, state: NodeState): Promise<void> {

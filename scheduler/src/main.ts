@@ -1,0 +1,53 @@
+/**
+ * A scheduler process on its own (no API): the BullMQ worker with the local backend. Needs
+ * REDIS_URL, and PUBLIC_URL (or HOST/PORT) naming the API runners upload to.
+ * Run: node --import tsx scheduler/src/main.ts
+ */
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, uploadBaseUrl } from '../../api/src/config.ts';
+import { LocalBackend } from './local/local-backend.ts';
+import { TraceStore } from './trace-store.ts';
+import { TraceWorker } from './trace-worker.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+    if (!config.redisUrl) throw new ConfigError('REDIS_URL', 'required for a scheduler process');
+    if (config.backend !== 'local') throw new ConfigError('BACKEND', 'this entry runs the local backend');
+  } catch (err) {
+    console.error(`tracejob-scheduler: invalid configuration: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const logger = pino({ level: config.logLevel }).child({ component: 'scheduler', pid: process.pid });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const backend = new LocalBackend({
+    redis,
+    nodeName: config.nodeName,
+    dataDir: config.dataDir,
+    runnerCommand: config.runnerCommand,
+    graceSeconds: config.runnerGraceSeconds,
+    logger,
+  });
+  const worker = new TraceWorker({
+    connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    subscriber: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    traces: new TraceStore(redis, config.retentionSeconds),
+    backend,
+    uploadBaseUrl: () => uploadBaseUrl(config),
+    uploadTokenSecret: config.uploadTokenSecret,
+    maxResultBytes: config.maxResultBytes,
+    runnerGraceSeconds: config.runnerGraceSeconds,
+    concurrency: config.schedulerConcurrency,
+    lockSeconds: config.schedulerLockSeconds,
+    logger,
+  });
+  await worker.start();
+  logger.info('scheduler ready');
+  const stop = () => void worker.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+await main();
