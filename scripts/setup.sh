@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool redis-server make g++ pkg-config python3 bpftrace)
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool redis-server make g++ pkg-config python3 bpftrace chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

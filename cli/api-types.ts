@@ -1,0 +1,57 @@
+/** The JSON shapes the CLI reads from the API (a subset of what the API sends). */
+import type { NodeStatus, TopEntry, TraceStatus } from '../contracts/index.ts';
+
+export interface NodeView {
+  node: string;
+  status: NodeStatus;
+  events: number;
+  lostEvents: number;
+  truncated?: boolean;
+  stopReason?: string;
+  error?: string;
+  uploaded?: boolean;
+}
+
+export interface TraceView {
+  id: string;
+  status: TraceStatus;
+  gadget: string;
+  durationSeconds: number;
+  target: Record<string, unknown>;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  nodes: NodeView[];
+  counts: { events: number; lostEvents: number };
+}
+
+/** `event: status` of GET /v1/traces/:id/watch. */
+export interface WatchStatus {
+  id: string;
+  status: TraceStatus;
+  gadget: string;
+  durationSeconds: number;
+  startedAt?: string;
+  finishedAt?: string;
+  elapsedSeconds: number;
+  error?: string;
+  nodes: NodeView[];
+  counts: { events: number; lostEvents: number; nodesDone: number; nodesTotal: number };
+}
+
+/** `event: summary` of the watch stream: the trace's summary merged across nodes. */
+export interface TraceSummary {
+  events: number;
+  lostEvents: number;
+  truncated: boolean;
+  perNode: { node: string; events: number; lostEvents: number; truncated: boolean; stopReason?: string; error?: string }[];
+  top: Record<string, TopEntry[]>;
+}
+
+export interface GadgetView {
+  name: string;
+  description: string;
+  topFields: string[];
+  fields: { name: string; type: string }[];
+}

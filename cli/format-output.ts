@@ -1,0 +1,121 @@
+/** Pure text formatting of what the CLI prints: aligned tables, a trace, a summary, a progress line. */
+import { formatSeconds } from './duration.ts';
+import type { GadgetView, NodeView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
+
+/** Columns padded to their widest cell, two spaces apart; no trailing spaces. */
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+function targetText(target: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const names: Record<string, string> = { namespace: 'ns', labelSelector: 'l', podName: 'pod', containerName: 'container', nodeName: 'node', cgroupPaths: 'cgroup', pids: 'pid', containerIds: 'container-id' };
+  for (const [key, short] of Object.entries(names)) {
+    const v = target[key];
+    if (v === undefined) continue;
+    parts.push(`${short}=${Array.isArray(v) ? v.join(',') : String(v)}`);
+  }
+  return parts.join(' ');
+}
+
+function nodeRows(nodes: readonly NodeView[]): string[][] {
+  return nodes.map((n) => [n.node, n.status, String(n.events), String(n.lostEvents), n.stopReason ?? '', n.error ?? '']);
+}
+
+export const NODE_HEADERS = ['NODE', 'STATUS', 'EVENTS', 'LOST', 'STOP', 'ERROR'];
+
+export function formatTraceList(items: readonly TraceView[]): string {
+  if (items.length === 0) return 'no traces\n';
+  return renderTable(
+    ['ID', 'STATUS', 'GADGET', 'DURATION', 'NODES', 'EVENTS', 'CREATED', 'TARGET'],
+    items.map((t) => [t.id, t.status, t.gadget, formatSeconds(t.durationSeconds), String(t.nodes.length), String(t.counts.events), t.createdAt, targetText(t.target)]),
+  );
+}
+
+export function formatTrace(t: TraceView): string {
+  const lines = [
+    `id:        ${t.id}`,
+    `status:    ${t.status}`,
+    `gadget:    ${t.gadget}`,
+    `duration:  ${formatSeconds(t.durationSeconds)}`,
+    `target:    ${targetText(t.target)}`,
+    `created:   ${t.createdAt}`,
+  ];
+  if (t.startedAt) lines.push(`started:   ${t.startedAt}`);
+  if (t.finishedAt) lines.push(`finished:  ${t.finishedAt}`);
+  lines.push(`events:    ${t.counts.events} (lost ${t.counts.lostEvents})`);
+  if (t.error) lines.push(`error:     ${t.error}`);
+  let out = lines.join('\n') + '\n';
+  if (t.nodes.length > 0) out += '\n' + renderTable(NODE_HEADERS, nodeRows(t.nodes));
+  return out;
+}
+
+/** The end-of-trace summary: status, counts, per-node table, top-N table per field. */
+export function formatSummary(status: WatchStatus, summary: TraceSummary | undefined, topN = 10): string {
+  let out = `trace ${status.id} ${status.status}: ${status.counts.events} events, ${status.counts.lostEvents} lost, ${status.counts.nodesDone}/${status.counts.nodesTotal} nodes\n`;
+  if (status.error) out += `error: ${status.error}\n`;
+  if (status.nodes.length > 0) out += '\n' + renderTable(NODE_HEADERS, nodeRows(status.nodes));
+  if (summary) {
+    if (summary.truncated) out += '\nnote: some events were dropped by the event cap (truncated)\n';
+    for (const [field, entries] of Object.entries(summary.top)) {
+      if (entries.length === 0) continue;
+      out += `\ntop ${field}\n` + renderTable(['COUNT', field.toUpperCase()], entries.slice(0, topN).map((e) => [String(e.count), e.value]));
+    }
+  }
+  return out;
+}
+
+/** One line of live progress: `running  12s/30s  nodes 0/1  events 0`. */
+export function formatProgressLine(s: WatchStatus): string {
+  const elapsed = Math.min(s.elapsedSeconds, Math.max(s.durationSeconds, s.elapsedSeconds));
+  const lost = s.counts.lostEvents > 0 ? `  lost ${s.counts.lostEvents}` : '';
+  return `${s.status.padEnd(9)}  ${formatSeconds(elapsed)}/${formatSeconds(s.durationSeconds)}  nodes ${s.counts.nodesDone}/${s.counts.nodesTotal}  events ${s.counts.events}${lost}`;
+}
+
+const EVENT_BASE = new Set(['timestamp', 'node', 'namespace', 'pod', 'container', 'pid', 'tid', 'ppid', 'uid', 'comm', 'cgroupId', 'gadget']);
+
+function timeOf(ns: unknown): string {
+  if (typeof ns !== 'number' || !Number.isFinite(ns)) return '';
+  return new Date(Math.floor(ns / 1e6)).toISOString().slice(11, 23);
+}
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+export const EVENT_HEADERS = ['TIME', 'NODE', 'POD', 'CONTAINER', 'PID', 'COMM', 'DETAILS'];
+
+/** Cells of one event row: the common fields, then the gadget's own fields as k=v. */
+export function eventRow(e: Record<string, unknown>): string[] {
+  const details = Object.entries(e)
+    .filter(([k]) => !EVENT_BASE.has(k))
+    .map(([k, v]) => `${k}=${cell(v)}`)
+    .join(' ');
+  const pod = e.namespace !== undefined && e.pod !== undefined ? `${cell(e.namespace)}/${cell(e.pod)}` : cell(e.pod);
+  return [timeOf(e.timestamp), cell(e.node), pod, cell(e.container), cell(e.pid), cell(e.comm), details];
+}
+
+export function formatGadgets(items: readonly GadgetView[]): string {
+  return renderTable(
+    ['GADGET', 'TOP FIELDS', 'DESCRIPTION'],
+    items.map((g) => [g.name, g.topFields.join(','), g.description]),
+  );
+}
+
+const EVENT_WIDTHS = [12, 16, 24, 14, 7, 16];
+
+/** One event as a fixed-width line (events stream, so widths cannot come from the data). */
+export function formatEventLine(cells: readonly string[]): string {
+  return cells
+    .map((c, i) => (i < EVENT_WIDTHS.length ? c.padEnd(EVENT_WIDTHS[i]!) : c))
+    .join(' ')
+    .trimEnd();
+}

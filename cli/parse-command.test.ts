@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDurationSeconds, formatSeconds } from './duration.ts';
+import { DEFAULT_SERVER, parseCommandLine, parseParam, UsageError } from './parse-command.ts';
+
+const ID = '3f2a1c4e-1b2c-4d5e-8f90-0123456789ab';
+
+test('run with a Kubernetes target, duration, params and --wait', () => {
+  const { command, connection } = parseCommandLine(
+    ['run', 'exec', '-n', 'shop', '-l', 'app=web', '--pod', 'web-1', '--container', 'app', '--node', 'n1', '-d', '2m', '--param', 'ignoreFailed=true', '--param', 'minPid=5', '--param', 'name=x=y', '--max-events', '100', '--wait'],
+    {},
+  );
+  assert.deepEqual(command, {
+    kind: 'run',
+    gadget: 'exec',
+    target: { namespace: 'shop', labelSelector: 'app=web', podName: 'web-1', containerName: 'app', nodeName: 'n1' },
+    durationSeconds: 120,
+    params: { ignoreFailed: true, minPid: 5, name: 'x=y' },
+    maxEvents: 100,
+    wait: true,
+    output: 'table',
+  });
+  assert.deepEqual(connection, { server: DEFAULT_SERVER });
+});
+
+test('run with local targets: repeated --cgroup and --pid', () => {
+  const { command } = parseCommandLine(['run', 'open', '--cgroup', '/a', '--cgroup', 'b/c', '--pid', '42', '-d', '5']);
+  assert.equal(command.kind, 'run');
+  if (command.kind !== 'run') return;
+  assert.deepEqual(command.target, { cgroupPaths: ['/a', 'b/c'], pids: [42] });
+  assert.equal(command.durationSeconds, 5);
+  assert.equal(command.wait, false);
+});
+
+test('server and token come from flags first, then the environment', () => {
+  const env = { TRACEJOB_SERVER: 'http://api:9000/', TRACEJOB_TOKEN: 'envtok' };
+  assert.deepEqual(parseCommandLine(['ls'], env).connection, { server: 'http://api:9000', token: 'envtok' });
+  assert.deepEqual(parseCommandLine(['ls', '--server', 'https://x', '--token', 't'], env).connection, { server: 'https://x', token: 't' });
+});
+
+test('every id command takes exactly one UUID', () => {
+  for (const sub of ['get', 'events', 'cancel', 'delete']) {
+    assert.equal(parseCommandLine([sub, ID]).command.kind, sub);
+    assert.throws(() => parseCommandLine([sub]), (e: Error) => e instanceof UsageError && e.message.includes('missing the trace id'));
+    assert.throws(() => parseCommandLine([sub, 'abc']), /not a trace id/);
+    assert.throws(() => parseCommandLine([sub, ID, ID]), /one trace id expected/);
+  }
+  assert.deepEqual(parseCommandLine(['events', ID, '--follow', '-o', 'json']).command, { kind: 'events', id: ID, follow: true, output: 'json' });
+  assert.deepEqual(parseCommandLine(['bundle', ID, '-o', 'out.tgz']).command, { kind: 'bundle', id: ID, file: 'out.tgz' });
+});
+
+test('usage errors name what is wrong', () => {
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['run'], /missing the gadget/],
+    [['run', 'exec'], /name a target/],
+    [['run', 'exec', '-l', 'app=web'], /-n NAMESPACE is required/],
+    [['run', 'exec', '-n', 'x', '--cgroup', '/a'], /do not mix/],
+    [['run', 'exec', '-n', 'x', '-d', '30x'], /-d: duration "30x" is not like 30s/],
+    [['run', 'exec', '-n', 'x', '-d', '0s'], /more than 0/],
+    [['run', 'exec', '-n', 'x', '--param', 'novalue'], /key=value/],
+    [['run', 'exec', '-n', 'x', '--max-events', '0'], /--max-events must be a whole number/],
+    [['run', 'exec', '-n', 'x', '--pid', 'abc'], /--pid must be a whole number/],
+    [['run', 'exec', '-n', 'x', '--bogus'], /run: Unknown option '--bogus'/],
+    [['bundle', ID], /-o FILE is required/],
+    [['get', ID, '-o', 'yaml'], /-o must be json or table/],
+    [['ls', '--limit', 'x'], /--limit/],
+    [['ls', 'extra'], /unexpected argument/],
+    [['ls', '--server', 'ftp://x'], /--server must be an http/],
+  ];
+  for (const [argv, re] of cases) assert.throws(() => parseCommandLine(argv), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+});
+
+test('help forms', () => {
+  assert.equal(parseCommandLine([]).command.kind, 'help');
+  assert.equal(parseCommandLine(['--help']).command.kind, 'help');
+  assert.deepEqual(parseCommandLine(['run', '--help']).command, { kind: 'help', topic: 'run' });
+});
+
+test('durations and params', () => {
+  assert.deepEqual(parseDurationSeconds('30s'), { seconds: 30 });
+  assert.deepEqual(parseDurationSeconds('1m30s'), { seconds: 90 });
+  assert.deepEqual(parseDurationSeconds('1h'), { seconds: 3600 });
+  assert.deepEqual(parseDurationSeconds('45'), { seconds: 45 });
+  assert.ok('error' in parseDurationSeconds('-5s'));
+  assert.ok('error' in parseDurationSeconds('1.5m'));
+  assert.equal(formatSeconds(75), '1m15s');
+  assert.equal(formatSeconds(3600), '1h');
+  assert.deepEqual(parseParam('a=-3'), ['a', -3]);
+  assert.deepEqual(parseParam('a='), ['a', '']);
+  assert.throws(() => parseParam('=v'), /key=value/);
+  assert.throws(() => parseParam('a-b=1'), /letters, digits/);
+});
