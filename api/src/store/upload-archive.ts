@@ -38,6 +38,8 @@ export async function unpackResultArchive(archive: string, dir: string, maxUncom
   const found = new Set<string>();
   const ex = extract();
   ex.on('entry', (header, stream, next) => {
+    // The archive's own error is reported once, by the pipeline below.
+    stream.on('error', () => undefined);
     const name = header.name.replace(/^\.\//, '');
     if (header.type === 'directory' && (name === '' || name === '.')) {
       stream.resume();
@@ -46,12 +48,12 @@ export async function unpackResultArchive(archive: string, dir: string, maxUncom
     }
     if (header.type !== 'file' || !(RESULT_FILES as readonly string[]).includes(name)) {
       stream.resume();
-      next(new InvalidError('body', `unexpected entry in the result archive: ${JSON.stringify(header.name)} (expected ${RESULT_FILES.join(' and ')})`));
+      ex.destroy(new InvalidError('body', `unexpected entry in the result archive: ${JSON.stringify(header.name)} (expected ${RESULT_FILES.join(' and ')})`));
       return;
     }
     if (found.has(name)) {
       stream.resume();
-      next(new InvalidError('body', `duplicate entry in the result archive: ${name}`));
+      ex.destroy(new InvalidError('body', `duplicate entry in the result archive: ${name}`));
       return;
     }
     found.add(name);
@@ -62,7 +64,7 @@ export async function unpackResultArchive(archive: string, dir: string, maxUncom
       createWriteStream(join(dir, name)),
     ).then(
       () => next(),
-      (err: unknown) => next(err as Error),
+      (err: unknown) => ex.destroy(err as Error),
     );
   });
   try {

@@ -1,0 +1,84 @@
+/**
+ * Builds the app for route tests against a real Redis (test/support/redis.ts) and a temporary
+ * DATA_DIR. Not used in production.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
+import { LocalBackend } from '../../scheduler/src/local/local-backend.ts';
+import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
+import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { buildApp } from './app.ts';
+import { loadConfig, type Config } from './config.ts';
+import { catalogueFromRegistry, loadGadgetCatalogue, type GadgetCatalogue } from './gadget-catalogue.ts';
+import { TracejobMetrics } from './metrics.ts';
+import { FsResultStore } from './store/fs-result-store.ts';
+import { pino } from 'pino';
+
+/** Stands in for bpf/gadgets/index.ts only until that registry exists in the tree. */
+const registryTestDouble = {
+  listGadgets: () => [{ name: 'exec', description: 'exec (test double)', params: { type: 'object' }, fields: ['filename'], topFields: ['comm'] }],
+  getGadget: () => undefined,
+  validateParams: (_name: string, params: unknown) =>
+    Object.keys(params as object)
+      .filter((k) => k !== 'ignoreFailed')
+      .map((k) => ({ field: k, message: 'unknown param' })),
+};
+
+export async function gadgetCatalogueForTests(): Promise<GadgetCatalogue> {
+  if (existsSync(new URL('../../bpf/gadgets/index.ts', import.meta.url))) return loadGadgetCatalogue();
+  return catalogueFromRegistry(registryTestDouble);
+}
+
+export interface AppFixture {
+  app: FastifyInstance;
+  config: Readonly<Config>;
+  redis: TestRedis;
+  client: Redis;
+  traces: TraceStore;
+  results: FsResultStore;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startAppFixture(env: Record<string, string> = {}, shared?: TestRedis): Promise<AppFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-api-'));
+  const redis = shared ?? (await startTestRedis());
+  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, NODE_NAME: 'test-node', LOG_LEVEL: 'silent', ...env });
+  const client = redis.client({ maxRetriesPerRequest: 1 });
+  const traces = new TraceStore(client, config.retentionSeconds);
+  const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: 1 }));
+  const results = new FsResultStore(dataDir);
+  const metrics = new TracejobMetrics(() => queueDepth(queue));
+  const backend = new LocalBackend({ redis: client, nodeName: config.nodeName, dataDir, runnerCommand: config.runnerCommand, graceSeconds: 5, logger: pino({ level: 'silent' }) });
+  const app = await buildApp({
+    config,
+    redis: client,
+    queue,
+    queueDepth: () => queueDepth(queue),
+    traces,
+    results,
+    gadgets: await gadgetCatalogueForTests(),
+    metrics,
+    ...(config.backend === 'local' ? { checkTarget: (t) => backend.checkTarget(t) } : {}),
+  });
+  await app.ready();
+  return {
+    app,
+    config,
+    redis,
+    client,
+    traces,
+    results,
+    dataDir,
+    async close() {
+      await app.close();
+      await queue.close();
+      if (!shared) await redis.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
