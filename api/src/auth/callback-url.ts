@@ -64,7 +64,7 @@ export function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): Callba
   if (literal && isSensitiveIp(host) && !policy.allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')).includes(host)) {
     return { ok: false, reason: `host ${host} is a loopback, link-local, private or metadata address` };
   }
-  if (!hostAllowed(literal ? host : host, policy.allowedHosts.map((h) => h.replace(/^\[|\]$/g, '')))) {
+  if (!hostAllowed(host, policy.allowedHosts.map((h) => h.replace(/^\[|\]$/g, '')))) {
     return { ok: false, reason: `host ${host} is not on the callback allow-list` };
   }
   return { ok: true, url };
