@@ -1,0 +1,80 @@
+/**
+ * The gadget registry: one line per gadget. Adding a gadget = its folder + one line here
+ * (its name must also be in contracts/gadgets.ts).
+ */
+import { Value } from '@sinclair/typebox/value';
+import type { GadgetName } from '../../contracts/index.ts';
+import type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';
+import { bindGadget } from './bind/bind.ts';
+import { execGadget } from './exec/exec.ts';
+import { oomkillGadget } from './oomkill/oomkill.ts';
+import { openGadget } from './open/open.ts';
+import { signalGadget } from './signal/signal.ts';
+import { tcpconnectGadget } from './tcpconnect/tcpconnect.ts';
+
+const registry: Record<GadgetName, GadgetDefinition<GadgetEvent>> = {
+  exec: execGadget,
+  open: openGadget,
+  bind: bindGadget,
+  tcpconnect: tcpconnectGadget,
+  signal: signalGadget,
+  oomkill: oomkillGadget,
+};
+
+export type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';
+
+/** The definition of a gadget, or undefined for a name not in the catalogue. */
+export function getGadget(name: string): GadgetDefinition<GadgetEvent> | undefined {
+  return Object.hasOwn(registry, name) ? registry[name as GadgetName] : undefined;
+}
+
+export function listGadgets(): GadgetDefinition<GadgetEvent>[] {
+  return Object.values(registry);
+}
+
+export type ParamsValidation =
+  | { ok: true; params: Record<string, unknown>; errors: [] }
+  | { ok: false; errors: ParamProblem[] };
+
+/**
+ * Validate a gadget's params and fill in the defaults (the input is not modified). Problems name
+ * the property inside params (`port`, `pathPrefix`; `''` for params as a whole; `gadget` for an
+ * unknown gadget name).
+ */
+export function validateParams(name: string, params: unknown): ParamsValidation {
+  const gadget = getGadget(name);
+  if (!gadget) return { ok: false, errors: [{ field: 'gadget', message: `unknown gadget '${name}'` }] };
+  const input = params ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, errors: [{ field: '', message: 'params must be an object' }] };
+  }
+  const withDefaults = Value.Default(gadget.paramsSchema, structuredClone(input)) as Record<string, unknown>;
+  const errors: ParamProblem[] = [];
+  for (const e of Value.Errors(gadget.paramsSchema, withDefaults)) {
+    const field = e.path.replace(/^\//, '').replace(/\//g, '.');
+    if (!errors.some((x) => x.field === field)) errors.push({ field, message: e.message });
+  }
+  if (errors.length === 0 && gadget.checkParams) errors.push(...gadget.checkParams(withDefaults));
+  return errors.length === 0 ? { ok: true, params: withDefaults, errors: [] } : { ok: false, errors };
+}
+
+/** Thrown by parseParams: the first problem's field, and all of them. */
+export class GadgetParamsError extends Error {
+  readonly field: string;
+  constructor(
+    readonly gadget: string,
+    readonly problems: ParamProblem[],
+  ) {
+    const first = problems[0] ?? { field: '', message: 'invalid' };
+    super(`invalid params for gadget '${gadget}': ${problems.map((p) => `${p.field || '(params)'}: ${p.message}`).join('; ')}`);
+    this.name = 'GadgetParamsError';
+    this.field = first.field === 'gadget' ? 'gadget' : first.field ? `params.${first.field}` : 'params';
+  }
+}
+
+/** validateParams that throws GadgetParamsError; returns the params with defaults. */
+export function parseParams(name: string, params: unknown): Record<string, unknown> {
+  const result = validateParams(name, params);
+  if (!result.ok) throw new GadgetParamsError(name, result.errors);
+  return result.params;
+}

@@ -1,0 +1,222 @@
+/**
+ * GadgetSession: one gadget loaded in the kernel, filtered by cgroup, its ring buffer read in
+ * batches and decoded. This is the API the runner (job-image/) uses; keep it stable.
+ *
+ *   const session = await GadgetSession.start({
+ *     gadget: 'exec',                 // a name of contracts/gadgets.ts
+ *     params: { failedOnly: false },  // validated with the gadget's schema, defaults applied
+ *     cgroupIds: [1234, 5678],        // cgroup v2 ids to trace, or 'all' (filter off)
+ *     ringBufferBytes: 1 << 20,       // optional; power of two, multiple of the page size
+ *     onEvents(events) { ... },       // decoded events, one call per ring-buffer batch
+ *     onError(err) { ... },           // optional: a record that failed to decode, or onEvents threw
+ *   });
+ *   session.addCgroup(id); session.removeCgroup(id);   // while running (no-ops with 'all')
+ *   session.lostEvents();   // records the kernel could not deliver (ring buffer full), all CPUs
+ *   session.drain();        // read what is in the ring buffer now; returns records read
+ *   session.stop();         // detach, final drain, close; idempotent
+ *
+ * Steps of start(): validate params → open the gadget's object → set its `config` global → size
+ * the ring buffer (and the filter map if needed) → load → fill `cgroup_filter` → attach → read.
+ * Any failure closes what was opened and throws (GadgetParamsError for params, naming the field;
+ * RangeError for ringBufferBytes/cgroup ids; the addon's BpfError for kernel failures).
+ *
+ * Files: the object is <root>/bpf/gadgets/<name>/<name>.bpf.o and the addon <root>/bpf/native,
+ * where <root> is found by walking up from this module (works from source and from dist/);
+ * `root` overrides it.
+ */
+import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import type * as Native from '../native/index.js';
+import type { BpfObject, RingBufferReader } from '../native/index.js';
+import { forEachRecord } from '../native/ring-batch.ts';
+import { getGadget, parseParams } from '../gadgets/index.ts';
+import type { DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
+import { findRepoRoot, gadgetObjectPath, nativeAddonPath } from './repo-paths.ts';
+
+type NativeAddon = typeof Native;
+
+export interface GadgetSessionOptions {
+  gadget: string;
+  params?: Record<string, unknown>;
+  /** cgroup v2 ids (directory inode numbers) to trace, or 'all' to trace every cgroup. */
+  cgroupIds: number[] | 'all';
+  /** Ring buffer size in bytes (power of two, multiple of the page size). Default: the object's (256 KiB). */
+  ringBufferBytes?: number;
+  onEvents(events: GadgetEvent[]): void;
+  /** Called for a record that does not decode, or when onEvents throws. Default: rethrow. */
+  onError?(err: Error): void;
+  /** Directory holding package.json and bpf/ (default: found from this module's location). */
+  root?: string;
+}
+
+const FILTER_MAP = 'cgroup_filter';
+const DEFAULT_FILTER_ENTRIES = 1024;
+const PAGE_SIZE = 4096;
+
+let addonPromise: Promise<NativeAddon> | undefined;
+async function loadAddon(root: string): Promise<NativeAddon> {
+  addonPromise ??= import(pathToFileURL(nativeAddonPath(root)).href) as Promise<NativeAddon>;
+  return addonPromise;
+}
+
+function cgroupKey(id: number): Buffer {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError(`cgroupIds: ${id} is not a cgroup id (a positive integer)`);
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64LE(BigInt(id));
+  return key;
+}
+
+function checkRingBufferBytes(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < PAGE_SIZE || (bytes & (bytes - 1)) !== 0) {
+    throw new RangeError(`ringBufferBytes: ${bytes} must be a power of two of at least ${PAGE_SIZE}`);
+  }
+}
+
+export class GadgetSession {
+  private reader: RingBufferReader | undefined;
+  private stopped = false;
+  private readonly filtered: Set<number>;
+  private decodedCount = 0;
+  private decodeErrorCount = 0;
+
+  private constructor(
+    readonly gadget: GadgetDefinition<GadgetEvent>,
+    readonly params: Readonly<Record<string, unknown>>,
+    private readonly object: BpfObject,
+    private readonly addon: NativeAddon,
+    private readonly traceAll: boolean,
+    cgroupIds: readonly number[],
+    private readonly options: GadgetSessionOptions,
+  ) {
+    this.filtered = new Set(cgroupIds);
+  }
+
+  static async start(options: GadgetSessionOptions): Promise<GadgetSession> {
+    const gadget = getGadget(options.gadget);
+    if (!gadget) throw new RangeError(`gadget: unknown gadget '${options.gadget}'`);
+    const params = parseParams(gadget.name, options.params ?? {});
+    const traceAll = options.cgroupIds === 'all';
+    const ids = options.cgroupIds === 'all' ? [] : [...new Set(options.cgroupIds)];
+    const keys = ids.map(cgroupKey);
+    if (options.ringBufferBytes !== undefined) checkRingBufferBytes(options.ringBufferBytes);
+    const config = gadget.encodeConfig(params, !traceAll);
+
+    const root = options.root ?? findRepoRoot();
+    const objectPath = gadgetObjectPath(gadget.objectFile, root);
+    if (!existsSync(objectPath)) {
+      throw new Error(`gadget ${gadget.name}: object ${objectPath} is missing; build it with: make -C bpf`);
+    }
+    const addon = await loadAddon(root);
+    const object = addon.BpfObject.open(objectPath);
+    try {
+      object.setGlobal('config', config);
+      if (options.ringBufferBytes !== undefined) object.setMapMaxEntries('events', options.ringBufferBytes);
+      if (ids.length > DEFAULT_FILTER_ENTRIES) object.setMapMaxEntries(FILTER_MAP, ids.length * 2);
+      object.load();
+      const one = Buffer.from([1]);
+      for (const key of keys) object.mapUpdate(FILTER_MAP, key, one);
+      const session = new GadgetSession(gadget, params, object, addon, traceAll, ids, options);
+      session.reader = object.openRingBuffer('events', (batch, count) => session.onBatch(batch, count));
+      object.attach();
+      return session;
+    } catch (err) {
+      object.close();
+      throw err;
+    }
+  }
+
+  /** Trace one more cgroup from now on. No-op when tracing all cgroups. */
+  addCgroup(id: number): void {
+    this.assertRunning('addCgroup');
+    const key = cgroupKey(id);
+    if (this.traceAll) return;
+    this.object.mapUpdate(FILTER_MAP, key, Buffer.from([1]));
+    this.filtered.add(id);
+  }
+
+  /** Stop tracing a cgroup; returns false when it was not traced. No-op (false) when tracing all cgroups. */
+  removeCgroup(id: number): boolean {
+    this.assertRunning('removeCgroup');
+    const key = cgroupKey(id);
+    if (this.traceAll) return false;
+    this.filtered.delete(id);
+    return this.object.mapDelete(FILTER_MAP, key);
+  }
+
+  /** The cgroup ids in the filter ('all' when the filter is off). */
+  cgroupIds(): number[] | 'all' {
+    return this.traceAll ? 'all' : [...this.filtered];
+  }
+
+  /** Records the kernel failed to put in the ring buffer (sum over CPUs of the `drops` counter). */
+  lostEvents(): number {
+    if (this.object.closed) return this.finalLost;
+    const value = this.object.mapLookup('drops', Buffer.alloc(4));
+    if (!value) return 0;
+    let total = 0n;
+    for (let off = 0; off + 8 <= value.length; off += 8) total += value.readBigUInt64LE(off);
+    return Number(total);
+  }
+
+  /** Events decoded so far, and records that failed to decode. */
+  stats(): { events: number; decodeErrors: number; lostEvents: number } {
+    return { events: this.decodedCount, decodeErrors: this.decodeErrorCount, lostEvents: this.lostEvents() };
+  }
+
+  /** Read what the ring buffer holds now (onEvents is called synchronously); returns records read. */
+  drain(): number {
+    if (this.stopped || !this.reader) return 0;
+    return this.reader.drain();
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  private finalLost = 0;
+
+  /** Detach the programs, read what is left, release everything. Safe to call more than once. */
+  stop(): void {
+    if (this.stopped) return;
+    try {
+      this.object.detach();
+      this.reader?.drain();
+      this.finalLost = this.lostEvents();
+    } finally {
+      this.stopped = true;
+      this.reader?.close();
+      this.reader = undefined;
+      this.object.close();
+    }
+  }
+
+  private assertRunning(op: string): void {
+    if (this.stopped) throw new Error(`${op}: the ${this.gadget.name} session is stopped`);
+  }
+
+  private onBatch(batch: Buffer, count: number): void {
+    const clocks = this.addon.clocks();
+    const ctx: DecodeContext = { bootToWallOffsetNs: clocks.realtime - clocks.boottime };
+    const events: GadgetEvent[] = [];
+    forEachRecord(batch, count, (record) => {
+      try {
+        events.push(this.gadget.decode(record, ctx));
+      } catch (err) {
+        this.decodeErrorCount += 1;
+        this.report(err as Error);
+      }
+    });
+    if (events.length === 0) return;
+    this.decodedCount += events.length;
+    try {
+      this.options.onEvents(events);
+    } catch (err) {
+      this.report(err as Error);
+    }
+  }
+
+  private report(err: Error): void {
+    if (this.options.onError) this.options.onError(err);
+    else throw err;
+  }
+}

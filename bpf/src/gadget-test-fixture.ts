@@ -1,0 +1,69 @@
+/**
+ * For the gadgets' real-kernel tests: build a gadget's object, run workloads as real processes in
+ * real cgroups while a GadgetSession traces, and hand back every event it decoded.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestCgroup } from '../../test/support/cgroups.ts';
+import { getGadget } from '../gadgets/index.ts';
+import type { GadgetEvent } from './gadget-definition.ts';
+import { GadgetSession } from './gadget-session.ts';
+import { findRepoRoot } from './repo-paths.ts';
+
+/** `make -C bpf` for one gadget's object (a no-op when it is up to date). */
+export function buildGadgetObject(name: string): void {
+  const gadget = getGadget(name);
+  if (!gadget) throw new Error(`unknown gadget ${name}`);
+  const root = findRepoRoot();
+  execFileSync('make', ['-s', '-C', join(root, 'bpf'), join(root, gadget.objectFile)], { stdio: 'inherit' });
+}
+
+export interface TraceResult {
+  events: GadgetEvent[];
+  lostEvents: number;
+}
+
+/** Start a session, run `workload`, drain, stop; every decoded event in arrival order. */
+export async function traceDuring(
+  options: { gadget: string; params?: Record<string, unknown>; cgroupIds: number[] | 'all' },
+  workload: (session: GadgetSession) => Promise<void>,
+): Promise<TraceResult> {
+  const events: GadgetEvent[] = [];
+  const errors: Error[] = [];
+  const session = await GadgetSession.start({
+    ...options,
+    onEvents: (batch) => events.push(...batch),
+    onError: (err) => errors.push(err),
+  });
+  let lostEvents = 0;
+  try {
+    await workload(session);
+    session.drain();
+  } finally {
+    session.stop();
+    lostEvents = session.lostEvents();
+  }
+  if (errors.length > 0) throw errors[0];
+  return { events, lostEvents };
+}
+
+export interface WorkloadResult {
+  /** pid of the process started in the cgroup (the same after its exec). */
+  pid: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `cmd args` as a process inside the cgroup to completion. */
+export function runInCgroup(cgroup: TestCgroup, cmd: string, args: string[] = []): Promise<WorkloadResult> {
+  return new Promise((resolve, reject) => {
+    const child = cgroup.spawn(cmd, args);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ pid: child.pid ?? -1, code, stdout, stderr }));
+  });
+}
