@@ -25,7 +25,7 @@ if (command === 'serve') {
   await serve.main();
 } else if (existsSync(`${root}/cli/main.ts`) || existsSync(`${root}/dist/cli/main.js`)) {
   const cli = await load('cli/main');
-  await cli.main(process.argv.slice(2));
+  process.exitCode = await cli.main(process.argv.slice(2));
 } else {
   console.error('usage: tracejob serve');
   process.exit(command === undefined || command === '--help' ? 0 : 2);

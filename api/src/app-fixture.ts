@@ -2,7 +2,7 @@
  * Builds the app for route tests against a real Redis (test/support/redis.ts) and a temporary
  * DATA_DIR. Not used in production.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,24 +13,13 @@ import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { buildApp } from './app.ts';
 import { loadConfig, type Config } from './config.ts';
-import { catalogueFromRegistry, loadGadgetCatalogue, type GadgetCatalogue } from './gadget-catalogue.ts';
+import { loadGadgetCatalogue, type GadgetCatalogue } from './gadget-catalogue.ts';
 import { TracejobMetrics } from './metrics.ts';
 import { FsResultStore } from './store/fs-result-store.ts';
 import { pino } from 'pino';
 
-/** Stands in for bpf/gadgets/index.ts only until that registry exists in the tree. */
-const registryTestDouble = {
-  listGadgets: () => [{ name: 'exec', description: 'exec (test double)', params: { type: 'object' }, fields: ['filename'], topFields: ['comm'] }],
-  getGadget: () => undefined,
-  validateParams: (_name: string, params: unknown) =>
-    Object.keys(params as object)
-      .filter((k) => k !== 'ignoreFailed')
-      .map((k) => ({ field: k, message: 'unknown param' })),
-};
-
 export async function gadgetCatalogueForTests(): Promise<GadgetCatalogue> {
-  if (existsSync(new URL('../../bpf/gadgets/index.ts', import.meta.url))) return loadGadgetCatalogue();
-  return catalogueFromRegistry(registryTestDouble);
+  return loadGadgetCatalogue();
 }
 
 export interface AppFixture {

@@ -2,6 +2,7 @@
  * The gadget catalogue as the API sees it: names, params schema, event fields, top-N fields, and
  * params validation. Backed by the gadget registry `bpf/gadgets/index.ts`.
  */
+import * as gadgetRegistry from '../../bpf/gadgets/index.ts';
 import { GADGET_NAMES, type GadgetName } from '../../contracts/index.ts';
 
 export interface GadgetField {
@@ -28,7 +29,8 @@ export interface ParamsProblem {
 export interface GadgetCatalogue {
   list(): GadgetDescription[];
   get(name: string): GadgetDescription | undefined;
-  validateParams(name: GadgetName, params: Record<string, unknown>): ParamsProblem[];
+  /** Problems naming the field inside params, and the params with the gadget's defaults filled in. */
+  validateParams(name: GadgetName, params: Record<string, unknown>): { problems: ParamsProblem[]; params: Record<string, unknown> };
 }
 
 interface RegistryModule {
@@ -61,6 +63,7 @@ function describe(raw: unknown): GadgetDescription | undefined {
 
 function problemsOf(raw: unknown): ParamsProblem[] {
   if (raw === undefined || raw === null || raw === true) return [];
+  if (typeof raw === 'object' && (raw as { ok?: unknown }).ok === true) return [];
   const list = Array.isArray(raw) ? raw : typeof raw === 'object' && Array.isArray((raw as { errors?: unknown }).errors) ? (raw as { errors: unknown[] }).errors : [];
   return list.map((p: unknown) => {
     if (typeof p === 'string') return { field: '', message: p };
@@ -83,14 +86,15 @@ export function catalogueFromRegistry(registry: RegistryModule): GadgetCatalogue
   return {
     list: () => all,
     get: (name) => byName.get(name as GadgetName),
-    validateParams: (name, params) => problemsOf(registry.validateParams(name, params)),
+    validateParams: (name, params) => {
+      const raw = registry.validateParams(name, params);
+      const filled = raw && typeof raw === 'object' && (raw as { ok?: unknown }).ok === true ? (raw as { params?: Record<string, unknown> }).params : undefined;
+      return { problems: problemsOf(raw), params: filled ?? params };
+    },
   };
 }
 
-const registryPath = new URL('../../bpf/gadgets/index.ts', import.meta.url).href;
-
-/** Loads the project's gadget registry (bpf/gadgets/index.ts). */
+/** The project's gadget registry (bpf/gadgets/index.ts) as a catalogue. */
 export async function loadGadgetCatalogue(): Promise<GadgetCatalogue> {
-  const registry = (await import(registryPath)) as RegistryModule;
-  return catalogueFromRegistry(registry);
+  return catalogueFromRegistry(gadgetRegistry as unknown as RegistryModule);
 }

@@ -11,8 +11,8 @@ import { startAppFixture, type AppFixture } from '../app-fixture.ts';
 async function tarGz(files: Record<string, string>): Promise<Buffer> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const [name, text] of Object.entries(files)) pack.entry({ name }, text);
   pack.finalize();
   await done;
@@ -24,13 +24,13 @@ async function untar(gz: Buffer): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   ex.on('entry', (h, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('data', (c: unknown) => parts.push(c as Buffer));
     stream.on('end', () => {
       files.set(h.name, Buffer.concat(parts).toString());
       next();
     });
   });
-  const done = new Promise((r) => ex.on('finish', r));
+  const done = new Promise<void>((r) => ex.on('finish', () => r()));
   ex.end(gunzipSync(gz));
   await done;
   return files;
@@ -100,6 +100,7 @@ describe('POST /v1/traces validation: one test per field', () => {
   test('target.cgroupPaths item escaping with ..', () => expectInvalid({ ...ok(), target: { cgroupPaths: ['a/../../etc'] } }, 'target.cgroupPaths.0'));
   test('params not an object', () => expectInvalid({ ...ok(), params: 'x' }, 'params'));
   test('params field the gadget does not know', () => expectInvalid({ ...ok(), params: { noSuchParam: 1 } }, 'params.noSuchParam'));
+  test('params field of the wrong type for the gadget', () => expectInvalid({ ...ok(), params: { failedOnly: 'yes' } }, 'params.failedOnly'));
   test('limits.maxEvents below 1', () => expectInvalid({ ...ok(), limits: { maxEvents: 0 } }, 'limits.maxEvents'));
   test('limits.maxEvents above the per-node cap', () => expectInvalid({ ...ok(), limits: { maxEvents: 1001 } }, 'limits.maxEvents'));
   test('limits unknown field', () => expectInvalid({ ...ok(), limits: { maxBytes: 1 } }, 'limits.maxBytes'));

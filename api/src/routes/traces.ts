@@ -71,8 +71,7 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
       const body = req.body;
       const gadget = gadgets.get(body.gadget);
       if (!gadget) throw new InvalidError('gadget', `gadget: unknown gadget ${JSON.stringify(body.gadget)}; see GET /v1/gadgets`);
-      const params = body.params ?? {};
-      const problems = gadgets.validateParams(gadget.name, params);
+      const { problems, params } = gadgets.validateParams(gadget.name, body.params ?? {});
       if (problems.length > 0) {
         const p = problems[0]!;
         const field = p.field ? `params.${p.field}` : 'params';
