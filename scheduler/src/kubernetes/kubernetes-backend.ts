@@ -1,0 +1,402 @@
+/**
+ * The kubernetes backend: one ephemeral runner pod per (trace, node) in the runner namespace.
+ *
+ * run(): create the trace's Secret (409 → replace it with the current specs), then one pod per
+ * node (409 → adopt the pod that is there: a restarted scheduler never starts a second runner),
+ * within the per-node and total limits on concurrent runner pods. A PodWatch on the trace's label
+ * follows the pods; each pod's status maps to its node's state. A pod still Pending past the start
+ * timeout fails its node with the reason (unschedulable, image pull error, no kubelet) while the
+ * other nodes go on. Cancel deletes the pods (the runner gets SIGTERM and uploads what it saw).
+ * Ended pods are deleted as soon as they end, the Secret once every node has ended.
+ * close() stops watching but leaves the pods running, for the next scheduler to adopt.
+ */
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { isKubernetesTarget, RUNNER_EXIT, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
+import type { NodeOutcome, NodePlan, RunContext, RunnerBackend } from '../backend.ts';
+import { apiErrorCode, apiErrorMessage } from './api-error.ts';
+import { PodWatch, type PodEventType, type PodWatchStats } from './pod-watch.ts';
+import { InvalidTargetError, resolveKubernetesTargets } from './resolve-targets.ts';
+import { runnerPodState } from './runner-pod-state.ts';
+import { buildRunnerPod, buildRunnerSecret, NODE_ANNOTATION, runnerSecretName, runnerSelector, type RunnerPodConfig } from './runner-pod.ts';
+import { RunnerSlots, type RunnerSlotLimits } from './runner-slots.ts';
+
+export interface KubernetesBackendOptions {
+  kubeConfig: KubeConfig;
+  pod: RunnerPodConfig;
+  /** A node whose runner pod has not started this long after creation fails (the others go on). */
+  startTimeoutSeconds: number;
+  limits: RunnerSlotLimits;
+  /** Server-side timeout of each watch request (the watch reconnects after it). */
+  watchTimeoutSeconds?: number;
+  logger?: Logger;
+}
+
+const TRANSIENT_CODES = new Set([429, 500, 502, 503, 504]);
+
+/** Retries a Kubernetes call on throttling, apiserver hiccups and network errors. */
+async function withRetries<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  let delay = 100;
+  for (let i = 1; ; i += 1) {
+    try {
+      return await call();
+    } catch (err) {
+      const code = apiErrorCode(err);
+      const transient = code === undefined ? !(err instanceof TypeError && /invalid/i.test(err.message)) : TRANSIENT_CODES.has(code);
+      if (!transient || i >= attempts) throw err;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/** Words for the runner's exit codes. */
+function exitReason(code: number | undefined, fallback: string): string {
+  switch (code) {
+    case RUNNER_EXIT.noTargets:
+      return 'none of the targets was found on this node';
+    case RUNNER_EXIT.uploadFailed:
+      return 'the runner could not upload its result';
+    case RUNNER_EXIT.usage:
+      return 'the runner refused its job spec';
+    default:
+      return fallback;
+  }
+}
+
+interface NodeRun {
+  job: NodeJobSpec;
+  podName: string;
+  /** Created (or adopted) and not yet ended. */
+  created: boolean;
+  /** Seen running (onNodeRunning reported). */
+  started: boolean;
+  lastPendingReason?: string;
+  release?: () => void;
+  startTimer?: NodeJS.Timeout;
+  outcome?: NodeOutcome;
+}
+
+interface TraceRun {
+  traceId: string;
+  nodes: Map<string, NodeRun>;
+  byPod: Map<string, NodeRun>;
+  ctx: RunContext;
+  cancelled: boolean;
+  watch?: PodWatch;
+  finish: () => void;
+  fail: (err: unknown) => void;
+  /** Aborted when the run ends or the backend closes: stops waiting for slots. */
+  stop: AbortController;
+}
+
+export class KubernetesBackend implements RunnerBackend {
+  readonly kind = 'kubernetes' as const;
+  readonly core: CoreV1Api;
+  private readonly slots: RunnerSlots;
+  private readonly runs = new Map<string, TraceRun>();
+  private closed = false;
+
+  constructor(private readonly opts: KubernetesBackendOptions) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.slots = new RunnerSlots(opts.limits);
+  }
+
+  /** Runner pods this scheduler counts against its limits right now. */
+  get activeRunnerPods(): number {
+    return this.slots.active;
+  }
+
+  /** Watch statistics of a running trace (reconnects, 410s), for tests and metrics. */
+  watchStats(traceId: string): PodWatchStats | undefined {
+    return this.runs.get(traceId)?.watch?.stats;
+  }
+
+  /** Ends the trace's current watch request (as a dropped connection would); for tests. */
+  dropWatchConnection(traceId: string): void {
+    this.runs.get(traceId)?.watch?.reconnectNow();
+  }
+
+  async resolveTargets(target: TraceTarget): Promise<NodePlan[]> {
+    if (!isKubernetesTarget(target)) {
+      throw new InvalidTargetError('target.namespace', 'the kubernetes backend needs target.namespace (containerIds, pids and cgroupPaths are for the local backend)');
+    }
+    return resolveKubernetesTargets(this.core, target);
+  }
+
+  async run(jobs: NodeJobSpec[], ctx: RunContext): Promise<NodeOutcome[]> {
+    if (this.closed) throw new Error('kubernetes backend is closed');
+    const first = jobs[0];
+    if (!first) return [];
+    const traceId = first.traceId;
+    if (this.runs.has(traceId)) throw new Error(`trace ${traceId} is already running in this scheduler`);
+    const log = this.opts.logger?.child({ traceId });
+    const ns = this.opts.pod.namespace;
+
+    const secret = buildRunnerSecret(jobs, ns);
+    try {
+      await withRetries(() => this.core.createNamespacedSecret({ namespace: ns, body: secret }));
+    } catch (err) {
+      if (apiErrorCode(err) !== 409) throw new Error(`cannot create the runner Secret in namespace ${ns}: ${apiErrorMessage(err)}`);
+      // A previous scheduler created it: bring its specs (and upload tokens) up to date.
+      await withRetries(() => this.core.replaceNamespacedSecret({ name: secret.metadata!.name!, namespace: ns, body: secret }));
+    }
+
+    let finish!: () => void;
+    let fail!: (err: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), ctx, cancelled: false, finish, fail, stop: new AbortController() };
+    for (const job of jobs) {
+      const pod = buildRunnerPod(job, this.opts.pod);
+      const nodeRun: NodeRun = { job, podName: pod.metadata!.name!, created: false, started: false };
+      run.nodes.set(job.node, nodeRun);
+      run.byPod.set(nodeRun.podName, nodeRun);
+    }
+    this.runs.set(traceId, run);
+
+    const onAbort = () => this.cancel(run, log);
+    try {
+      run.watch = new PodWatch({
+        kubeConfig: this.opts.kubeConfig,
+        namespace: ns,
+        labelSelector: runnerSelector(traceId),
+        timeoutSeconds: this.opts.watchTimeoutSeconds ?? 25,
+        onPod: (type, pod) => this.onPod(run, type, pod, log),
+        onRecoverableError: (err) => log?.warn({ err: apiErrorMessage(err) }, 'runner pod watch interrupted; resuming'),
+      });
+      await run.watch.start();
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      for (const nodeRun of run.nodes.values()) void this.launch(run, nodeRun, log);
+      this.checkDone(run);
+      // Last resort if no final status ever arrives (watch broken for good, kubelet gone).
+      const longestSeconds = Math.max(...jobs.map((j) => j.durationSeconds)) + this.opts.pod.graceSeconds + this.opts.startTimeoutSeconds + this.opts.pod.terminationGraceSeconds + 60;
+      const lastResort = setTimeout(() => {
+        for (const n of run.nodes.values()) {
+          if (!n.outcome && n.created) this.settle(run, n, { node: n.job.node, status: 'failed', error: `no final status from runner pod ${n.podName} after ${longestSeconds}s` });
+        }
+      }, longestSeconds * 1000);
+      lastResort.unref();
+      try {
+        await done;
+      } finally {
+        clearTimeout(lastResort);
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      run.stop.abort();
+      await run.watch?.stop();
+      this.runs.delete(traceId);
+      for (const n of run.nodes.values()) {
+        if (n.startTimer) clearTimeout(n.startTimer);
+        n.release?.();
+      }
+    }
+    if (!this.closed) await this.cleanUp(run, log);
+    return jobs.map((job) => run.nodes.get(job.node)!.outcome!);
+  }
+
+  /** Takes a slot, then creates (or adopts) the node's pod. */
+  private async launch(run: TraceRun, n: NodeRun, log: Logger | undefined): Promise<void> {
+    try {
+      n.release = await this.slots.acquire(n.job.node, run.stop.signal);
+    } catch {
+      return; // the run ended (cancelled, closed) before a slot was free
+    }
+    if (n.outcome) {
+      n.release();
+      return;
+    }
+    if (run.cancelled) {
+      this.settle(run, n, { node: n.job.node, status: 'cancelled' });
+      return;
+    }
+    const pod = buildRunnerPod(n.job, this.opts.pod);
+    try {
+      await withRetries(() => this.core.createNamespacedPod({ namespace: this.opts.pod.namespace, body: pod }));
+      log?.info({ node: n.job.node, pod: n.podName }, 'runner pod created');
+    } catch (err) {
+      if (apiErrorCode(err) !== 409) {
+        this.settle(run, n, { node: n.job.node, status: 'failed', error: `cannot create runner pod ${n.podName}: ${apiErrorMessage(err)}` });
+        return;
+      }
+      log?.info({ node: n.job.node, pod: n.podName }, 'runner pod exists: adopted');
+      // The watch delivers its state; if it already ended and was deleted, the list did not show it.
+      try {
+        const existing = await withRetries(() => this.core.readNamespacedPod({ name: n.podName, namespace: this.opts.pod.namespace }));
+        this.onPod(run, 'MODIFIED', existing, log);
+      } catch (readErr) {
+        if (apiErrorCode(readErr) !== 404) log?.warn({ err: apiErrorMessage(readErr) }, 'cannot read adopted runner pod');
+      }
+    }
+    if (n.outcome) return;
+    n.created = true;
+    if (run.cancelled) {
+      this.cancelNode(run, n, log);
+      return;
+    }
+    if (!n.started) {
+      n.startTimer = setTimeout(() => this.onStartTimeout(run, n, log), this.opts.startTimeoutSeconds * 1000);
+      n.startTimer.unref();
+    }
+  }
+
+  private onStartTimeout(run: TraceRun, n: NodeRun, log: Logger | undefined): void {
+    if (n.outcome || n.started) return;
+    const pod = run.watch?.pods().get(n.podName);
+    const state = pod ? runnerPodState(pod) : undefined;
+    if (state && state.kind !== 'pending') return;
+    const reason = state?.reason ?? n.lastPendingReason ?? 'no kubelet reported on the pod (is the node down or gone?)';
+    const error = `runner pod ${n.podName} still Pending after ${this.opts.startTimeoutSeconds}s on node ${n.job.node}: ${reason}`;
+    log?.warn({ node: n.job.node, pod: n.podName, reason }, 'runner pod did not start in time');
+    this.settle(run, n, { node: n.job.node, status: 'failed', error });
+    void this.deletePod(n, log, 0);
+  }
+
+  private onPod(run: TraceRun, type: PodEventType, pod: V1Pod, log: Logger | undefined): void {
+    const name = pod.metadata?.name;
+    const n = name ? run.byPod.get(name) : undefined;
+    if (!n || pod.metadata?.annotations?.[NODE_ANNOTATION] !== n.job.node || n.outcome) return;
+    const node = n.job.node;
+    const state = runnerPodState(pod);
+    if (state.kind === 'running' || state.kind === 'succeeded' || state.kind === 'failed') {
+      if (!n.started) {
+        n.started = true;
+        if (n.startTimer) clearTimeout(n.startTimer);
+        try {
+          run.ctx.onNodeRunning(node);
+        } catch (err) {
+          log?.warn({ err }, 'onNodeRunning failed');
+        }
+      }
+    }
+    if (state.kind === 'succeeded') {
+      this.settle(run, n, run.cancelled ? { node, status: 'cancelled', exitCode: state.exitCode } : { node, status: 'succeeded', exitCode: state.exitCode });
+      void this.deletePod(n, log, 0);
+    } else if (state.kind === 'failed') {
+      const words = exitReason(state.exitCode, '');
+      const outcome: NodeOutcome = run.cancelled ? { node, status: 'cancelled' } : { node, status: 'failed', error: words ? `${words} (${state.reason})` : state.reason };
+      if (state.exitCode !== undefined) outcome.exitCode = state.exitCode;
+      this.settle(run, n, outcome);
+      void this.deletePod(n, log, 0);
+    } else if (type === 'DELETED') {
+      this.settle(run, n, run.cancelled ? { node, status: 'cancelled' } : { node, status: 'failed', error: `runner pod ${n.podName} was deleted before it finished` });
+    } else if (state.kind === 'pending') {
+      if (state.reason) n.lastPendingReason = state.reason;
+      if (state.permanent) {
+        this.settle(run, n, { node, status: 'failed', error: `runner pod ${n.podName} cannot start on node ${node}: ${state.reason}` });
+        void this.deletePod(n, log, 0);
+      }
+    }
+  }
+
+  private settle(run: TraceRun, n: NodeRun, outcome: NodeOutcome): void {
+    if (n.outcome) return;
+    n.outcome = outcome;
+    if (n.startTimer) clearTimeout(n.startTimer);
+    n.release?.();
+    this.opts.logger?.child({ traceId: run.traceId }).info({ node: outcome.node, status: outcome.status, exitCode: outcome.exitCode, error: outcome.error }, 'runner ended');
+    this.checkDone(run);
+  }
+
+  private checkDone(run: TraceRun): void {
+    for (const n of run.nodes.values()) if (!n.outcome) return;
+    run.finish();
+  }
+
+  private cancel(run: TraceRun, log: Logger | undefined): void {
+    if (run.cancelled) return;
+    run.cancelled = true;
+    log?.info('cancel: deleting the runner pods (runners upload on SIGTERM)');
+    for (const n of run.nodes.values()) {
+      if (n.outcome) continue;
+      if (!n.created) {
+        // Waiting for a slot: cancelled now. Being created: launch() cancels it once created.
+        if (!n.release) this.settle(run, n, { node: n.job.node, status: 'cancelled' });
+        continue;
+      }
+      this.cancelNode(run, n, log);
+    }
+    this.checkDone(run);
+  }
+
+  private cancelNode(run: TraceRun, n: NodeRun, log: Logger | undefined): void {
+    if (!n.started) {
+      this.settle(run, n, { node: n.job.node, status: 'cancelled' });
+      void this.deletePod(n, log, 0);
+      return;
+    }
+    void this.deletePod(n, log);
+    // The pod ends (runner uploaded) or disappears; if neither comes, stop waiting after the grace.
+    const waitMs = (this.opts.pod.terminationGraceSeconds + 30) * 1000;
+    setTimeout(() => this.settle(run, n, { node: n.job.node, status: 'cancelled', error: 'the runner pod did not end within its termination grace period' }), waitMs).unref();
+  }
+
+  /** Deletes a runner pod; `graceSeconds` 0 for pods that never ran or have ended. */
+  private async deletePod(n: NodeRun, log: Logger | undefined, graceSeconds?: number): Promise<void> {
+    try {
+      await withRetries(() => this.core.deleteNamespacedPod({ name: n.podName, namespace: this.opts.pod.namespace, gracePeriodSeconds: graceSeconds }));
+    } catch (err) {
+      if (apiErrorCode(err) !== 404) log?.warn({ pod: n.podName, err: apiErrorMessage(err) }, 'cannot delete runner pod');
+    }
+  }
+
+  private async cleanUp(run: TraceRun, log: Logger | undefined): Promise<void> {
+    const ns = this.opts.pod.namespace;
+    try {
+      await withRetries(() => this.core.deleteNamespacedSecret({ name: runnerSecretName(run.traceId), namespace: ns }));
+    } catch (err) {
+      if (apiErrorCode(err) !== 404) log?.warn({ err: apiErrorMessage(err) }, 'cannot delete the runner Secret; the sweeper will');
+    }
+    // Pods that ended were deleted as they ended; pods being cancelled are left to their grace period.
+    for (const [name, pod] of run.watch?.pods() ?? []) {
+      const n = run.byPod.get(name);
+      if (!n || pod.metadata?.deletionTimestamp) continue;
+      const state = runnerPodState(pod);
+      if (state.kind === 'succeeded' || state.kind === 'failed' || !n.started) await this.deletePod(n, log, 0);
+    }
+  }
+
+  async sweep(activeTraceIds: ReadonlySet<string>): Promise<number> {
+    const ns = this.opts.pod.namespace;
+    const keep = (obj: { metadata?: { annotations?: Record<string, string> } }) => {
+      const id = obj.metadata?.annotations?.['tracejob.dev/trace-id'];
+      return id !== undefined && (activeTraceIds.has(id) || this.runs.has(id));
+    };
+    let deleted = 0;
+    const pods = await withRetries(() => this.core.listNamespacedPod({ namespace: ns, labelSelector: runnerSelector() }));
+    for (const pod of pods.items) {
+      if (keep(pod) || pod.metadata?.deletionTimestamp) continue;
+      const state = runnerPodState(pod);
+      try {
+        await withRetries(() => this.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns, gracePeriodSeconds: state.kind === 'running' ? undefined : 0 }));
+        deleted += 1;
+      } catch (err) {
+        if (apiErrorCode(err) !== 404) throw err;
+      }
+    }
+    const secrets = await withRetries(() => this.core.listNamespacedSecret({ namespace: ns, labelSelector: runnerSelector() }));
+    for (const secret of secrets.items) {
+      if (keep(secret)) continue;
+      try {
+        await withRetries(() => this.core.deleteNamespacedSecret({ name: secret.metadata!.name!, namespace: ns }));
+        deleted += 1;
+      } catch (err) {
+        if (apiErrorCode(err) !== 404) throw err;
+      }
+    }
+    if (deleted > 0) this.opts.logger?.info({ deleted }, 'sweeper deleted orphan runner pods/Secrets');
+    return deleted;
+  }
+
+  /** Stops watching; running traces' pods stay, for the next scheduler to adopt. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const run of this.runs.values()) run.fail(new Error('kubernetes backend closed while the trace was running'));
+    while (this.runs.size > 0) await sleep(10);
+  }
+}
