@@ -1,0 +1,200 @@
+/**
+ * One node's trace, start to end: resolve the targets' cgroups, start the gadget session, write
+ * events as they arrive, stop on the first of deadline / event cap / byte cap / signal / cancel,
+ * write summary.json and upload the result. Returns the exit code; never throws for a fault it can
+ * describe in the summary.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { RUNNER_EXIT, type NodeJobSpec, type NodeSummary, type StopReason } from '../../contracts/index.ts';
+import { GadgetSession } from '../../bpf/src/gadget-session.ts';
+import { getGadget } from '../../bpf/gadgets/index.ts';
+import type { RunnerOptions } from './cli-args.ts';
+import { findCgroupV2Root, ownCgroupV2Mount } from './cgroup/cgroup-mount.ts';
+import { CgroupResolver, type CgroupAttribution } from './cgroup/target-resolver.ts';
+import { EventWriter } from './event-writer.ts';
+import { ensureKernelFilesystems } from './kernel-fs-mounts.ts';
+import { StopRequests } from './stop-requests.ts';
+import { buildNodeSummary } from './summary/build-node-summary.ts';
+import { EventTally } from './summary/event-tally.ts';
+import { UploadFailedError, uploadResult } from './upload/result-uploader.ts';
+
+export const EVENTS_FILE = 'events.ndjson';
+export const SUMMARY_FILE = 'summary.json';
+
+export interface NodeTraceIO {
+  log: Logger;
+  stop: StopRequests;
+  /** Called about once a second with the progress line, when progress is on. */
+  progress?(line: string): void;
+}
+
+export interface NodeTraceOutcome {
+  exitCode: number;
+  summary: NodeSummary;
+  eventsPath: string;
+  summaryPath: string;
+}
+
+export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io: NodeTraceIO): Promise<NodeTraceOutcome> {
+  const { log, stop } = io;
+  mkdirSync(options.outDir, { recursive: true });
+  const eventsPath = join(options.outDir, EVENTS_FILE);
+  const summaryPath = join(options.outDir, SUMMARY_FILE);
+  const gadget = getGadget(spec.gadget);
+  const tally = new EventTally(gadget?.topFields ?? ['comm']);
+  const writer = new EventWriter(eventsPath, spec.maxResultBytes !== undefined ? { maxBytes: spec.maxResultBytes } : {});
+  let startedAt = new Date();
+  let error: string | undefined;
+  let exitCode: number = RUNNER_EXIT.ok;
+  let dropped = 0;
+  let lost = 0;
+  let session: GadgetSession | undefined;
+  let resolver: CgroupResolver | undefined;
+  const timers: NodeJS.Timeout[] = [];
+
+  try {
+    for (const fs of ensureKernelFilesystems()) {
+      if (fs.action === 'failed') log.warn({ step: 'kernel-fs', ...fs }, `could not mount ${fs.fs} at ${fs.mountPoint}: ${fs.error}`);
+      else log.info({ step: 'kernel-fs', ...fs }, `${fs.fs} ${fs.action} at ${fs.mountPoint}`);
+    }
+
+    const root = findCgroupV2Root(options.cgroupRoot);
+    const ownMount = ownCgroupV2Mount();
+    resolver = new CgroupResolver(spec.targets, { root, ...(ownMount ? { ownMount } : {}) });
+    const found = resolver.scan();
+    const notFound = resolver.targetsNotFound();
+    log.info(
+      { step: 'targets', cgroupRoot: root, cgroups: found.map((c) => ({ id: c.id, path: c.path, target: c.target })), targetsNotFound: notFound },
+      `resolved ${found.length} cgroup(s) under ${root}; ${notFound.length} target(s) not found`,
+    );
+    for (const nf of notFound) log.warn({ step: 'targets', target: nf.target }, `target not found: ${nf.target}: ${nf.reason}`);
+    const traceAll = spec.targets.allCgroups === true;
+    if (found.length === 0 && !traceAll) {
+      error = `no target found on node ${spec.node}: ${notFound.map((n) => `${n.target} (${n.reason})`).join('; ') || 'no targets given'}`;
+      exitCode = RUNNER_EXIT.noTargets;
+      stop.request('error');
+    } else {
+      const attribution = resolver;
+      const node = spec.node;
+      const maxEvents = spec.maxEvents;
+      let accepted = 0;
+      session = await GadgetSession.start({
+        gadget: spec.gadget,
+        params: spec.params,
+        cgroupIds: traceAll ? 'all' : found.map((c) => c.id),
+        onEvents(events) {
+          for (const event of events) {
+            if (stop.reason === 'max-events' || stop.reason === 'max-bytes' || accepted >= maxEvents) {
+              dropped += 1;
+              continue;
+            }
+            const enriched = { ...event, node, ...(attribution.attributionOf(event.cgroupId) ?? {}) };
+            if (!writer.append(enriched)) {
+              dropped += 1;
+              stop.request('max-bytes');
+              continue;
+            }
+            accepted += 1;
+            tally.add(enriched);
+            if (accepted >= maxEvents) stop.request('max-events');
+          }
+        },
+        onError(err) {
+          log.warn({ step: 'decode', err: err.message }, `event dropped: ${err.message}`);
+        },
+      });
+      startedAt = new Date();
+      const ids = session.cgroupIds();
+      log.info({ step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds }, `tracing ${spec.gadget} for ${spec.durationSeconds}s`);
+
+      timers.push(setTimeout(() => stop.request('deadline'), Math.max(0, spec.durationSeconds * 1000)));
+      if (options.rescanIntervalMs > 0 && resolver.wantsRescan) {
+        const running = session;
+        const watched = resolver;
+        timers.push(
+          setInterval(() => {
+            if (stop.reason || !watched.wantsRescan) return;
+            for (const c of watched.scan()) {
+              running.addCgroup(c.id);
+              log.info({ step: 'rescan', cgroupId: c.id, path: c.path, target: c.target }, `now tracing ${c.path} (${c.target})`);
+            }
+          }, options.rescanIntervalMs),
+        );
+      }
+      if (io.progress) {
+        const report = io.progress;
+        const running = session;
+        timers.push(
+          setInterval(() => {
+            const elapsed = (Date.now() - startedAt.getTime()) / 1000;
+            report(`elapsed ${elapsed.toFixed(1)}s/${spec.durationSeconds}s  events ${accepted}  lost ${running.lostEvents()}`);
+          }, 1000),
+        );
+      }
+    }
+  } catch (err) {
+    error = `${(err as Error).name}: ${(err as Error).message}`;
+    exitCode = RUNNER_EXIT.failure;
+    log.error({ step: 'session', err: (err as Error).message }, `trace failed: ${(err as Error).message}`);
+    stop.request('error');
+  }
+
+  const stopReason: StopReason = await stop.wait();
+  for (const t of timers) clearTimeout(t);
+  if (session) {
+    try {
+      session.stop();
+      lost = session.lostEvents();
+    } catch (err) {
+      error ??= `stopping the session failed: ${(err as Error).message}`;
+      exitCode = RUNNER_EXIT.failure;
+    }
+  }
+  writer.close();
+  const stoppedAt = new Date();
+  log.info({ step: 'stopped', stopReason, events: writer.lines, lostEvents: lost, dropped }, `stopped (${stopReason}): ${writer.lines} events, ${lost} lost`);
+
+  const attributionMap = new Map<number, CgroupAttribution>();
+  for (const c of resolver?.cgroups() ?? []) attributionMap.set(c.id, c.attribution);
+  const summary = buildNodeSummary(tally.state, {
+    traceId: spec.traceId,
+    node: spec.node,
+    gadget: spec.gadget,
+    startedAt,
+    stoppedAt,
+    stopReason,
+    lostEvents: lost,
+    truncated: dropped > 0 || writer.full,
+    targetsNotFound: resolver?.targetsNotFound() ?? [],
+    cgroupIds: (resolver?.cgroups() ?? []).map((c) => c.id),
+    attribution: attributionMap,
+    ...(error !== undefined ? { error } : {}),
+    versions: { node: process.version, kernel: release() },
+  });
+  writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
+  renameSync(`${summaryPath}.tmp`, summaryPath);
+  log.info({ step: 'summary', path: summaryPath }, `wrote ${summaryPath}`);
+
+  if (spec.upload) {
+    try {
+      const result = await uploadResult({
+        url: spec.upload.url,
+        token: spec.upload.token,
+        files: [eventsPath, summaryPath],
+        attempts: options.uploadAttempts,
+        backoffMs: options.uploadBackoffMs,
+        onRetry: ({ attempt, delayMs, reason }) =>
+          log.warn({ step: 'upload', attempt, delayMs, reason }, `upload attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms`),
+      });
+      log.info({ step: 'upload', status: result.status, attempts: result.attempts, bytes: result.bytes }, `uploaded ${result.bytes} bytes`);
+    } catch (err) {
+      const reason = err instanceof UploadFailedError ? err.message : `upload failed: ${(err as Error).message}`;
+      log.error({ step: 'upload', err: reason, kept: [eventsPath, summaryPath] }, `${reason}; the result stays in ${options.outDir}`);
+      if (exitCode === RUNNER_EXIT.ok) exitCode = RUNNER_EXIT.uploadFailed;
+    }
+  }
+  return { exitCode, summary, eventsPath, summaryPath };
+}
