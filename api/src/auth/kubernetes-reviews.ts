@@ -14,7 +14,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export interface KubernetesUser {
   username: string;
   uid?: string;
-  groups: string[];
+  groups: readonly string[];
 }
 
 export interface KubernetesReviewer {

@@ -1,0 +1,33 @@
+/**
+ * What the security plugins learn about a request and share: the principal (auth), and the
+ * audit record's target, trace id and refusal reason (filled by auth, limits and the routes'
+ * answers; written by the audit plugin).
+ */
+import type { Principal } from './policy.ts';
+
+export interface AuditContext {
+  traceId?: string;
+  target?: unknown;
+  gadget?: string;
+  reason?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the access-control plugin on every authenticated route. */
+    principal: Principal | null;
+    tracejobAudit: AuditContext | null;
+  }
+}
+
+/** Route patterns (Fastify `routeOptions.url`). */
+export const ROUTES = {
+  traces: '/v1/traces',
+  trace: '/v1/traces/:id',
+  upload: '/v1/traces/:id/nodes/:node/result',
+} as const;
+
+/** Routes about one trace whose visibility depends on its namespace (everything under /v1/traces/:id but the runner upload). */
+export function isTraceScopedRoute(url: string | undefined): boolean {
+  return url !== undefined && (url === ROUTES.trace || url.startsWith(`${ROUTES.trace}/`)) && url !== ROUTES.upload;
+}

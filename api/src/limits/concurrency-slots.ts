@@ -1,0 +1,109 @@
+/**
+ * Concurrent-trace counters in Redis, one sorted set per scope (`token:<name>`, `all`,
+ * `node:<name>`). Members are trace ids, or `r:<id>` reservations held while a POST is being
+ * handled. A member is released explicitly, or automatically as soon as its trace record
+ * (`tj:trace:<id>`, written by the trace store) is gone or has a final status — so a crashed
+ * scheduler or API never leaks a slot. Scores are expiry times (ms) as a last resort.
+ * Single Redis instance only (the script reads trace keys it is not given).
+ */
+import type { Redis } from 'ioredis';
+
+/** Lua: drops expired members and members whose trace ended or is gone from the sorted set `key`. */
+const PRUNE = `
+local function prune(key, now, keep)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if string.sub(m, 1, 2) ~= 'r:' and m ~= keep then
+      local st = redis.call('HGET', 'tj:trace:' .. m, 'status')
+      if (not st) or st == 'succeeded' or st == 'partial' or st == 'failed' or st == 'cancelled' then
+        redis.call('ZREM', key, m)
+      end
+    end
+  end
+  return redis.call('ZCARD', key)
+end
+`;
+
+const ACQUIRE = `${PRUNE}
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+local score = tonumber(ARGV[3])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[3 + i])
+  local count = prune(key, now, member)
+  if limit > 0 and redis.call('ZSCORE', key, member) == false and count >= limit then
+    return {0, i, count}
+  end
+end
+for _, key in ipairs(KEYS) do redis.call('ZADD', key, score, member) end
+return {1, 0, 0}
+`;
+
+const COUNT = `${PRUNE}
+return prune(KEYS[1], tonumber(ARGV[1]), '')
+`;
+
+const COMMIT = `
+for _, key in ipairs(KEYS) do
+  if redis.call('ZREM', key, ARGV[1]) == 1 or ARGV[4] == '1' then redis.call('ZADD', key, ARGV[3], ARGV[2]) end
+end
+return 1
+`;
+
+export interface SlotScope {
+  /** e.g. `token:shop`, `all`, `node:worker-1`. */
+  key: string;
+  /** Limit for this scope; undefined or 0: counted but unlimited. */
+  limit?: number;
+}
+
+export type SlotDecision = { ok: true } | { ok: false; scope: string; active: number; limit: number };
+
+export class ConcurrencySlots {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'tj:active',
+  ) {}
+
+  private k(scope: string): string {
+    return `${this.prefix}:${scope}`;
+  }
+
+  /**
+   * Takes a slot in every scope at once, or none when one is full. `member` is a trace id, or
+   * `r:<request id>` for a reservation that expires after `ttlMs` unless committed.
+   */
+  async acquire(scopes: readonly SlotScope[], member: string, ttlMs: number, nowMs = Date.now()): Promise<SlotDecision> {
+    if (scopes.length === 0) return { ok: true };
+    const out = (await this.redis.eval(
+      ACQUIRE,
+      scopes.length,
+      ...scopes.map((s) => this.k(s.key)),
+      String(nowMs),
+      member,
+      String(nowMs + ttlMs),
+      ...scopes.map((s) => String(s.limit ?? 0)),
+    )) as [number, number, number];
+    if (out[0] === 1) return { ok: true };
+    const scope = scopes[out[1] - 1]!;
+    return { ok: false, scope: scope.key, active: out[2], limit: scope.limit ?? 0 };
+  }
+
+  /** Turns reservation `r:<id>` into the trace id it became, kept until the trace ends (or `ttlMs`). */
+  async commit(scopes: readonly SlotScope[], reservation: string, traceId: string, ttlMs: number, nowMs = Date.now()): Promise<void> {
+    if (scopes.length === 0) return;
+    await this.redis.eval(COMMIT, scopes.length, ...scopes.map((s) => this.k(s.key)), reservation, traceId, String(nowMs + ttlMs), '0');
+  }
+
+  async release(scopes: readonly SlotScope[], member: string): Promise<void> {
+    if (scopes.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const s of scopes) pipe.zrem(this.k(s.key), member);
+    await pipe.exec();
+  }
+
+  /** Members currently holding a slot in `scope` (after pruning ended traces). */
+  async active(scope: string, nowMs = Date.now()): Promise<number> {
+    return (await this.redis.eval(COUNT, 1, this.k(scope), String(nowMs))) as number;
+  }
+}
