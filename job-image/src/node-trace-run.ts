@@ -16,7 +16,7 @@ import { findCgroupV2Root, ownCgroupV2Mount } from './cgroup/cgroup-mount.ts';
 import { CgroupResolver, type CgroupAttribution } from './cgroup/target-resolver.ts';
 import { EventWriter } from './event-writer.ts';
 import { ensureKernelFilesystems } from './kernel-fs-mounts.ts';
-import { StopRequests } from './stop-requests.ts';
+import type { StopRequests } from './stop-requests.ts';
 import { buildNodeSummary } from './summary/build-node-summary.ts';
 import { EventTally } from './summary/event-tally.ts';
 import { UploadFailedError, uploadResult } from './upload/result-uploader.ts';

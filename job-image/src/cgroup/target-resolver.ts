@@ -41,6 +41,7 @@ export class CgroupResolver {
   private readonly targets: PendingTarget[];
   private readonly resolved = new Map<number, ResolvedCgroup>();
   private readonly notFound = new Map<string, string>();
+  private readonly foundKeys = new Set<string>();
   private lastIndex: CgroupIndex | undefined;
 
   constructor(
@@ -61,7 +62,7 @@ export class CgroupResolver {
     this.lastIndex = index;
     const added: ResolvedCgroup[] = [];
     for (const target of this.targets) {
-      const wasFound = !this.notFound.has(target.key) && this.hasFound(target.key);
+      const wasFound = this.foundKeys.has(target.key);
       if (wasFound && !target.keepWatching) continue;
       const result = target.find(index);
       if ('reason' in result) {
@@ -69,6 +70,7 @@ export class CgroupResolver {
         continue;
       }
       this.notFound.delete(target.key);
+      this.foundKeys.add(target.key);
       for (const cgroup of result.cgroups) {
         if (this.resolved.has(cgroup.id)) continue;
         this.resolved.set(cgroup.id, cgroup);
@@ -98,11 +100,6 @@ export class CgroupResolver {
   /** The index of the last scan (for diagnostics). */
   get index(): CgroupIndex | undefined {
     return this.lastIndex;
-  }
-
-  private hasFound(key: string): boolean {
-    for (const c of this.resolved.values()) if (c.target === key) return true;
-    return false;
   }
 
   private pendingTargets(targets: NodeTargets): PendingTarget[] {
