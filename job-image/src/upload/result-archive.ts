@@ -13,7 +13,10 @@ import { pack as tarPack } from 'tar-stream';
 export function resultArchiveStream(files: readonly string[]): Readable {
   const pack = tarPack();
   const gzip = createGzip();
-  pack.pipe(gzip);
+  // pipeline ties them both ways: a consumer that goes away destroys the pack, a pack error the gzip
+  pipeline(pack, gzip).catch(() => {
+    /* the error surfaces on the returned stream */
+  });
   void (async () => {
     try {
       for (const file of files) {
@@ -28,8 +31,7 @@ export function resultArchiveStream(files: readonly string[]): Readable {
       }
       pack.finalize();
     } catch (err) {
-      gzip.destroy(err as Error);
-      pack.destroy(err as Error);
+      if (!pack.destroyed) pack.destroy(err as Error);
     }
   })();
   return gzip;
