@@ -87,7 +87,7 @@ export async function accessControl(app: FastifyInstance, opts: AccessControlOpt
       }
       // Idempotency keys are per caller: another caller's key neither replays nor reveals its trace.
       const key = req.headers['idempotency-key'];
-      if (typeof key === 'string' && principal.via !== 'open') req.headers['idempotency-key'] = `${principal.name}/${key}`;
+      if (typeof key === 'string' && principal.via !== 'open') req.headers = { ...req.headers, 'idempotency-key': `${principal.name}/${key}` };
       return;
     }
     if (isTraceScopedRoute(url)) {

@@ -89,8 +89,12 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
     if (req.routeOptions.url === ROUTES.upload) return payload;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > jsonLimit) throw new PayloadTooLargeError(`request body is larger than ${jsonLimit} bytes`);
+    // Chunked bodies: count the bytes; the parser sees the cap's error and answers 413.
     const capped = byteCap(jsonLimit, 'request body');
-    return pipeline(payload as Readable, capped, () => undefined) as unknown as typeof payload;
+    const source = payload as Readable;
+    source.on('error', (err) => capped.destroy(err));
+    capped.on('error', () => source.unpipe(capped).resume());
+    return source.pipe(capped) as unknown as typeof payload;
   });
 
   app.addHook('preHandler', async (req) => {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { Redis } from 'ioredis';
+import { InvalidError } from '../errors.ts';
 
 export interface UploadIdentity {
   uploadId?: string;
@@ -47,10 +48,6 @@ export class UploadOnce {
   }
 }
 
-export class ContentDigestMismatchError extends Error {
-  override readonly name = 'ContentDigestMismatchError';
-}
-
 /** Pass-through that hashes the bytes and fails at the end when they do not match `expectedHex`. */
 export function digestCheck(expectedHex: string): Transform {
   const hash = createHash('sha256');
@@ -61,7 +58,7 @@ export function digestCheck(expectedHex: string): Transform {
     },
     flush(done) {
       const got = hash.digest('hex');
-      done(got === expectedHex ? null : new ContentDigestMismatchError(`X-Content-SHA256 says ${expectedHex} but the body hashes to ${got}`));
+      done(got === expectedHex ? null : new InvalidError('X-Content-SHA256', `X-Content-SHA256 says ${expectedHex} but the body hashes to ${got}`));
     },
   });
 }
