@@ -55,6 +55,7 @@ test('a trace with callbackUrl gets a signed POST when it ends, retried after a 
     assert.equal(body.links.bundle, `https://tracejob.example/v1/traces/${id}/bundle`);
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(receiver.requests.length, 2, 'no more deliveries after a 2xx');
+    for (let i = 0; i < 50 && (await fx.client.zcard(CALLBACK_PENDING_KEY)) > 0; i += 1) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await fx.client.zcard(CALLBACK_PENDING_KEY), 0);
   } finally {
     await receiver.close();
