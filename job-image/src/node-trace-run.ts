@@ -75,6 +75,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
     if (found.length === 0 && !traceAll) {
       error = `no target found on node ${spec.node}: ${notFound.map((n) => `${n.target} (${n.reason})`).join('; ') || 'no targets given'}`;
       exitCode = RUNNER_EXIT.noTargets;
+      log.error({ step: 'targets', err: error }, error);
       stop.request('error');
     } else {
       const attribution = resolver;
