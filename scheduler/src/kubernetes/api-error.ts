@@ -1,5 +1,5 @@
 /** Reading the errors `@kubernetes/client-node` throws (ApiException with the HTTP code and a Status body). */
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from './kubernetes-client.ts';
 
 /** HTTP status of a Kubernetes API error, or undefined for other errors (network, bugs). */
 export function apiErrorCode(err: unknown): number | undefined {

@@ -10,7 +10,7 @@
  * Ended pods are deleted as soon as they end, the Secret once every node has ended.
  * close() stops watching but leaves the pods running, for the next scheduler to adopt.
  */
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Pod } from './kubernetes-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { isKubernetesTarget, RUNNER_EXIT, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';

@@ -5,7 +5,7 @@
  * last resourceVersion it saw; when the apiserver answers `410 Gone` (that version is compacted
  * away) it lists again and resumes from there.
  */
-import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from './kubernetes-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiErrorCode } from './api-error.ts';
 
@@ -13,8 +13,10 @@ export type PodEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface PodWatchOptions {
   kubeConfig: KubeConfig;
-  namespace: string;
-  labelSelector: string;
+  /** Undefined: pods of every namespace. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
   onPod: (type: PodEventType, pod: V1Pod) => void;
   /** Called on errors the watch recovers from (logged by the caller). */
   onRecoverableError?: (err: unknown) => void;
@@ -60,7 +62,7 @@ export class PodWatch {
     this.loop = this.run();
   }
 
-  /** Pods currently known, by name. */
+  /** Pods currently known, by name (`namespace/name` when watching every namespace). */
   pods(): ReadonlyMap<string, V1Pod> {
     return this.known;
   }
@@ -77,8 +79,14 @@ export class PodWatch {
     await this.loop;
   }
 
-  private deliver(type: PodEventType, pod: V1Pod): void {
+  private key(pod: V1Pod): string | undefined {
     const name = pod.metadata?.name;
+    if (!name) return undefined;
+    return this.opts.namespace === undefined ? `${pod.metadata?.namespace ?? ''}/${name}` : name;
+  }
+
+  private deliver(type: PodEventType, pod: V1Pod): void {
+    const name = this.key(pod);
     if (!name) return;
     if (type === 'DELETED') this.known.delete(name);
     else this.known.set(name, pod);
@@ -91,10 +99,12 @@ export class PodWatch {
     let cont: string | undefined;
     let rv: string | undefined;
     do {
-      const page = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: this.opts.labelSelector, limit: 500, _continue: cont });
+      const query = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, _continue: cont };
+      const ns = this.opts.namespace;
+      const page = ns === undefined ? await this.core.listPodForAllNamespaces(query) : await this.core.listNamespacedPod({ namespace: ns, ...query });
       rv = page.metadata?.resourceVersion;
       for (const pod of page.items) {
-        const name = pod.metadata?.name;
+        const name = this.key(pod);
         if (!name) continue;
         seen.add(name);
         this.deliver(this.known.has(name) ? 'MODIFIED' : 'ADDED', pod);
@@ -152,9 +162,11 @@ export class PodWatch {
     this.stats.watches += 1;
     return new Promise<void>((resolve, reject) => {
       let gone = false;
-      const path = `/api/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/pods`;
+      const ns = this.opts.namespace;
+      const path = ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`;
       const params = {
         labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
         resourceVersion: this.resourceVersion,
         allowWatchBookmarks: true,
         timeoutSeconds: this.opts.timeoutSeconds ?? 25,

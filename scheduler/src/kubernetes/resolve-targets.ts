@@ -3,7 +3,7 @@
  * `plansFromPods` is pure (unit-tested); `resolveKubernetesTargets` lists the pods (paginated,
  * filtered by the apiserver) and hands them to it.
  */
-import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Pod } from './kubernetes-client.ts';
 import type { ContainerTarget, KubernetesTarget } from '../../../contracts/index.ts';
 import { NoMatchingTargetError, type NodePlan } from '../backend.ts';
 import { parseContainerId } from './container-id.ts';

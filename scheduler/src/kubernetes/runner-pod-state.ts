@@ -2,7 +2,7 @@
  * What a runner pod's status says about its node, as a pure function of the pod: still pending
  * (and why), running, or ended (with the exit code and, on failure, a reason a user can act on).
  */
-import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Pod } from './kubernetes-client.ts';
 
 export type RunnerPodState =
   | { kind: 'pending'; reason?: string; /** A reason that will not fix itself (bad image name, bad config). */ permanent?: boolean }

@@ -23,7 +23,7 @@
  * /sys/kernel/tracing. The root filesystem is read-only; the runner writes to an emptyDir.
  */
 import { createHash } from 'node:crypto';
-import type { V1Container, V1Pod, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Secret, V1Volume, V1VolumeMount } from './kubernetes-client.ts';
 import type { NodeJobSpec } from '../../../contracts/index.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
