@@ -1,0 +1,124 @@
+/* global document, location */
+import { api, apiJson, el, setupTokenField, statusBadge, targetText, token, watch } from './api-fetch.js';
+
+setupTokenField();
+const id = new URLSearchParams(location.search).get('id') || '';
+const $ = (s) => document.getElementById(s);
+const MAX_EVENTS = 20000;
+const SHOWN_ROWS = 500;
+let events = [];
+let finished = false;
+
+$('trace-id').textContent = id;
+document.title = `tracejob — trace ${id}`;
+
+const TERMINAL = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
+const BASE_FIELDS = new Set(['timestamp', 'node', 'namespace', 'pod', 'container', 'pid', 'tid', 'ppid', 'uid', 'comm', 'cgroupId', 'gadget']);
+
+function fmtSeconds(s) { s = Math.max(0, Math.floor(s)); return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`; }
+
+function renderStatus(p) {
+  $('status').replaceChildren(statusBadge(p.status));
+  const facts = [['gadget', p.gadget], ['duration', fmtSeconds(p.durationSeconds)], ['created', p.createdAt], ['started', p.startedAt || '—'], ['finished', p.finishedAt || '—'],
+    ['events', `${p.counts.events} (lost ${p.counts.lostEvents})`], ['nodes', `${p.counts.nodesDone}/${p.counts.nodesTotal} done`]];
+  if (p.target) facts.splice(1, 0, ['target', targetText(p.target)]);
+  $('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { fact: k } }, v)]));
+  const pct = TERMINAL.has(p.status) ? 100 : Math.min(100, (100 * p.elapsedSeconds) / Math.max(1, p.durationSeconds));
+  $('progress').style.width = `${pct}%`;
+  $('progress-text').textContent = TERMINAL.has(p.status) ? '' : `${fmtSeconds(p.elapsedSeconds)} / ${fmtSeconds(p.durationSeconds)}`;
+  $('error').textContent = p.error ? `error: ${p.error}` : '';
+  $('nodes').tBodies[0].replaceChildren(...p.nodes.map((n) => el('tr', { dataset: { node: n.node } },
+    el('td', { className: 'mono' }, n.node), el('td', {}, statusBadge(n.status)), el('td', { className: 'num' }, n.events),
+    el('td', { className: 'num' }, n.lostEvents), el('td', {}, n.stopReason || ''), el('td', { className: 'error' }, n.error || ''))));
+}
+
+function renderSummary(s) {
+  $('summary-counts').textContent = `${s.events} events, ${s.lostEvents} lost${s.truncated ? ', truncated by the event cap' : ''}, ${s.nodes} node${s.nodes === 1 ? '' : 's'} reported`;
+  const tables = Object.entries(s.top || {}).filter(([, entries]) => entries.length > 0).map(([field, entries]) =>
+    el('div', { dataset: { topField: field } }, el('h2', {}, `top ${field}`),
+      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, field), el('th', { className: 'num' }, 'count'))),
+        el('tbody', {}, ...entries.map((e) => el('tr', {}, el('td', { className: 'mono' }, e.value), el('td', { className: 'num' }, e.count)))))));
+  if (tables.length === 0) tables.push(el('p', { className: 'muted' }, 'no top values (no events)'));
+  $('summary').replaceChildren(...tables);
+}
+
+function renderChart() {
+  const times = events.map((e) => e.timestamp).filter((t) => typeof t === 'number').sort((a, b) => a - b);
+  if (times.length === 0) { $('chart').replaceChildren(el('p', { className: 'muted' }, 'no events')); return; }
+  const bins = 60, t0 = times[0], span = Math.max(1, times[times.length - 1] - t0);
+  const counts = new Array(bins).fill(0);
+  for (const t of times) counts[Math.min(bins - 1, Math.floor(((t - t0) / span) * bins))]++;
+  const max = Math.max(...counts), W = 600, H = 140, bw = W / bins;
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${W} ${H + 16}`); svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img'); svg.setAttribute('aria-label', `events over time: ${times.length} events`);
+  counts.forEach((c, i) => {
+    const r = document.createElementNS(NS, 'rect'); const h = (c / max) * H;
+    r.setAttribute('x', String(i * bw + 0.5)); r.setAttribute('y', String(H - h)); r.setAttribute('width', String(Math.max(1, bw - 1))); r.setAttribute('height', String(h));
+    const title = document.createElementNS(NS, 'title'); title.textContent = `${c} events`; r.append(title); svg.append(r);
+  });
+  const label = (x, text, anchor) => { const t = document.createElementNS(NS, 'text'); t.setAttribute('x', String(x)); t.setAttribute('y', String(H + 12)); t.setAttribute('text-anchor', anchor); t.textContent = text; svg.append(t); };
+  label(0, new Date(t0 / 1e6).toISOString().slice(11, 19), 'start');
+  label(W, `+${(span / 1e9).toFixed(1)}s · max ${max}/bin`, 'end');
+  $('chart').replaceChildren(svg);
+}
+
+function details(e) { return Object.entries(e).filter(([k]) => !BASE_FIELDS.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '); }
+
+function renderEvents() {
+  const q = $('search').value.trim().toLowerCase();
+  const matching = q ? events.filter((e) => JSON.stringify(e).toLowerCase().includes(q)) : events;
+  $('events-count').textContent = `${matching.length} of ${events.length} events${matching.length > SHOWN_ROWS ? ` (first ${SHOWN_ROWS} shown)` : ''}`;
+  $('events').tBodies[0].replaceChildren(...matching.slice(0, SHOWN_ROWS).map((e) => el('tr', {},
+    el('td', { className: 'mono' }, typeof e.timestamp === 'number' ? new Date(e.timestamp / 1e6).toISOString().slice(11, 23) : ''),
+    el('td', {}, e.node || ''), el('td', {}, e.pod ? `${e.namespace || ''}/${e.pod}` : ''), el('td', { className: 'num' }, e.pid ?? ''),
+    el('td', { className: 'mono' }, e.comm || ''), el('td', { className: 'mono' }, details(e)))));
+}
+
+async function loadEvents() {
+  events = [];
+  let cursor;
+  do {
+    const page = await apiJson(`../v1/traces/${id}/events?limit=2000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    events.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && events.length < MAX_EVENTS);
+  renderChart();
+  renderEvents();
+}
+
+$('search').addEventListener('input', renderEvents);
+
+const bundleLink = $('bundle');
+bundleLink.href = `../v1/traces/${id}/bundle`;
+bundleLink.download = `trace-${id}.tar.gz`;
+bundleLink.addEventListener('click', async (ev) => {
+  if (!token()) return; // a plain link works without a token
+  ev.preventDefault();
+  const blob = await (await api(bundleLink.href)).blob();
+  const a = el('a', { href: URL.createObjectURL(blob), download: `trace-${id}.tar.gz` });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+});
+
+async function follow() {
+  let target;
+  try { target = (await apiJson(`../v1/traces/${id}`)).target; } catch (err) { $('error').textContent = err.message; return; }
+  for (let attempt = 0; attempt < 20 && !finished; attempt++) {
+    try {
+      await watch(`../v1/traces/${id}/watch`, (event, data) => {
+        if (event === 'status') renderStatus({ ...data, target });
+        else if (event === 'summary') renderSummary(data);
+        else if (event === 'end') { finished = true; document.body.dataset.finished = data.status; }
+      });
+    } catch (err) {
+      $('error').textContent = err.message;
+      if (err.status && err.status < 500) return;
+    }
+    if (!finished) await new Promise((r) => setTimeout(r, 1000));
+  }
+  if (finished) await loadEvents().catch((err) => { $('error').textContent = `could not load events: ${err.message}`; });
+}
+
+follow();
