@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
+import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath } from '../support/cgroups.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { BpfObject } from '../../bpf/native/index.js';
