@@ -1,6 +1,8 @@
 /**
  * exec gadget: execve(2)/execveat(2) with filename, the first 20 arguments and the return value.
- * Record layout: see exec.bpf.c.
+ * The event is emitted when the call returns: `timestamp` is that moment and `comm` is the command
+ * after the exec (the new program's name when it succeeded). The cgroup filter is applied when the
+ * call starts. Record layout: see exec.bpf.c.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
