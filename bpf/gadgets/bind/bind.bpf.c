@@ -107,7 +107,8 @@ int tracepoint__syscalls__sys_enter_bind(struct trace_event_raw_sys_enter *ctx)
 		e.sock_type = BPF_CORE_READ(sk, sk_type);
 	}
 	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&bind_inflight, &tid, &e, BPF_ANY);
+	if (bpf_map_update_elem(&bind_inflight, &tid, &e, BPF_ANY))
+		gadget_count_drop(); /* in-flight table full: counted as lost */
 	return 0;
 }
 

@@ -133,7 +133,8 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	e->flags = flags;
 	e->retval = 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	bpf_map_update_elem(&exec_inflight, &tgid, e, BPF_ANY);
+	if (bpf_map_update_elem(&exec_inflight, &tgid, e, BPF_ANY))
+		gadget_count_drop(); /* in-flight table full: counted as lost */
 	return 0;
 }
 

@@ -122,7 +122,8 @@ static __always_inline int open_enter(int dirfd, const char *filename, __u32 fla
 	e->ret = 0;
 	e->pad = 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&open_inflight, &tid, e, BPF_ANY);
+	if (bpf_map_update_elem(&open_inflight, &tid, e, BPF_ANY))
+		gadget_count_drop(); /* in-flight table full: counted as lost */
 	return 0;
 }
 
