@@ -42,7 +42,7 @@ async function post(token: string | undefined, body: unknown, headers: Record<st
 
 function assertError(res: { statusCode: number; body: string }, status: number, error?: string) {
   assert.equal(res.statusCode, status, res.body);
-  const json = JSON.parse(res.body) as { error?: unknown; message?: unknown };
+  const json = JSON.parse(res.body) as { error?: unknown; message?: unknown; field?: unknown };
   assert.equal(typeof json.error, 'string');
   assert.match(String(json.message), /\S/);
   if (error) assert.equal(json.error, error);

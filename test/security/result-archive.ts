@@ -5,7 +5,7 @@ import { pack as tarPack } from 'tar-stream';
 export async function tarGz(files: Record<string, string | Buffer>): Promise<Buffer> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const [name, body] of Object.entries(files)) pack.entry({ name }, body);
   pack.finalize();
