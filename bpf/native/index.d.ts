@@ -1,6 +1,13 @@
 /** bpf-native: tracejob's thin N-API addon over libbpf. Decoding and policy live in TypeScript. */
 
-/** Error thrown by every call: carries the errno name and the object/map/program involved. */
+/**
+ * Error thrown by every call: carries the errno name and the object/map/program involved; the
+ * message names them too, e.g. "bpf_program__attach failed for program 'handle_exec' in object
+ * '/x/exec.bpf.o': ... (ENOENT)". A failed open/load/attach appends libbpf's last warnings (for a
+ * verifier rejection: the verifier log). Misuse has codes too: EBADF after close(), EBUSY for
+ * setGlobal/setMapMaxEntries after load(), EINVAL for a bad size or a call before load(),
+ * EALREADY for a second load()/attach(), ENOENT for an unknown map or global.
+ */
 export interface BpfErrorInfo {
   /** errno name, e.g. 'ENOENT', 'EPERM', 'EINVAL'; 'EUNKNOWN' if none. */
   code: string;
@@ -23,21 +30,23 @@ export interface MapInfo {
 
 /** A handle on one BPF object file. open -> setGlobal/setMapMaxEntries -> load -> attach -> maps/ringbuf -> close. */
 export class BpfObject {
+  private constructor();
   /** Open (not load) a .bpf.o file. Throws BpfError (code ENOENT for a missing file). */
   static open(path: string): BpfObject;
   readonly path: string;
   readonly closed: boolean;
   /** Before load: set a global variable of .rodata/.data/.bss, found by name in the BTF DATASEC. value.length must equal the variable's size. */
   setGlobal(name: string, value: Buffer): void;
-  /** Before load: resize a map (e.g. the ring buffer, the cgroup filter). */
+  /** Before load: resize a map (e.g. the ring buffer, the cgroup filter). A ring buffer's size must be a power of two ≥ the page size. */
   setMapMaxEntries(map: string, maxEntries: number): void;
   /** Load every program and create every map in the kernel. */
   load(): void;
-  /** Attach every program according to its SEC() (tracepoint/raw_tracepoint...). Throws naming the program. */
+  /** Attach every program according to its SEC() (tracepoint/raw_tracepoint...). Throws naming the program; on failure none stays attached. */
   attach(): void;
   /** Detach every attached program (the object stays loaded; maps remain readable). */
   detach(): void;
   maps(): MapInfo[];
+  /** key/value lengths must match the map's (per-CPU maps: the full possibleCpus() × 8-byte-rounded value). flags: BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2. */
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
   /** null when the key is absent. For per-CPU maps: possibleCpus() values, each rounded up to 8 bytes, concatenated. */
   mapLookup(map: string, key: Buffer): Buffer | null;
@@ -45,7 +54,11 @@ export class BpfObject {
   mapDelete(map: string, key: Buffer): boolean;
   /**
    * Read a BPF_MAP_TYPE_RINGBUF map in batches on libuv readiness: `onBatch` is called once per
-   * drain with many records: `batch` holds `count` records, each as [u32 LE length][bytes][pad to 8].
+   * drain with many records: `batch` holds `count` records, each as [u32 LE length][bytes][pad to 8]
+   * (split it with `forEachRecord`/`splitBatch` from ./ring-batch.ts). A batch is at most ~4 MiB; a
+   * fuller ring is drained over several event-loop turns. `batch` is a fresh copy the callback may
+   * keep. Like a socket, an open reader keeps the event loop alive until it (or the object) is
+   * closed. An exception thrown by onBatch on the readiness path becomes an uncaughtException.
    */
   openRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): RingBufferReader;
   /** Release everything (links, programs, maps, fds). Safe to call twice; also done by the GC finalizer. */
@@ -53,9 +66,10 @@ export class BpfObject {
 }
 
 export class RingBufferReader {
+  private constructor();
   /** Drain synchronously now (e.g. before stopping); calls onBatch; returns records consumed. */
   drain(): number;
-  /** Stop polling and free the reader. Safe to call twice. */
+  /** Stop polling and free the reader. Safe to call twice; BpfObject.close() closes its readers. */
   close(): void;
 }
 
