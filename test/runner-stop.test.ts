@@ -60,6 +60,8 @@ test('SIGTERM mid-trace: every event seen is on disk, summary says signal, exit 
   assert.equal(summary.events, readEvents(out).length, 'the summary counts exactly the lines on disk');
   assert.equal(summary.truncated, false);
   assert.deepEqual(summary.cgroupIds, [cg.id]);
+  assert.deepEqual(runner.logs.filter((l) => 'raw' in l && l.raw !== ''), [], 'without a terminal or --progress: JSON log lines only');
+  assert.ok(['start', 'targets', 'session', 'signal', 'stopped', 'summary', 'exit'].every((step) => runner.logs.some((l) => l.step === step && l.traceId)));
 });
 
 test('SIGUSR1 cancels: stop reason cancelled, events kept', { skip }, async () => {
@@ -124,7 +126,7 @@ test('--max-bytes stops at the byte cap and marks the result truncated', { skip 
 
 test('the deadline stops the trace within 1 s of the duration', { skip }, async () => {
   const out = join(outRoot, 'deadline');
-  const runner = startRunner(['--gadget', 'exec', '--duration', '2', '--cgroup', cg.path, '--out', out]);
+  const runner = startRunner(['--gadget', 'exec', '--duration', '2', '--cgroup', cg.path, '--out', out, '--progress']);
   await runner.waitForStep('session');
   const tracingSince = Date.now();
   const { code } = await runner.exited;
@@ -136,4 +138,6 @@ test('the deadline stops the trace within 1 s of the duration', { skip }, async 
   console.log(`deadline 2000 ms: traced ${tracedMs} ms (runner clock), exited ${observedMs} ms after the session log line`);
   assert.ok(tracedMs >= 1950 && tracedMs <= 3000, `traced for ${tracedMs} ms`);
   assert.ok(observedMs <= 3500, `runner exited ${observedMs} ms after tracing began`);
+  const progress = runner.logs.filter((l) => typeof l.raw === 'string' && /^elapsed \d+\.\ds\/2s {2}events \d+ {2}lost \d+$/.test(l.raw));
+  assert.ok(progress.length >= 1, `--progress prints the progress line about once a second:\n${runner.stderr()}`);
 });
