@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -140,4 +140,18 @@ test('the deadline stops the trace within 1 s of the duration', { skip }, async 
   assert.ok(observedMs <= 3500, `runner exited ${observedMs} ms after tracing began`);
   const progress = runner.logs.filter((l) => typeof l.raw === 'string' && /^elapsed \d+\.\ds\/2s {2}events \d+ {2}lost \d+$/.test(l.raw));
   assert.ok(progress.length >= 1, `--progress prints the progress line about once a second:\n${runner.stderr()}`);
+});
+
+test('a disk that fills up stops the trace with an error that says how many events were not written', { skip }, async () => {
+  const out = join(outRoot, 'full');
+  mkdirSync(out);
+  symlinkSync('/dev/full', join(out, 'events.ndjson'));
+  const runner = startRunner(['--gadget', 'exec', '--duration', '30', '--cgroup', cg.path, '--out', out]);
+  await runner.waitForStep('session');
+  await burst('full', 10);
+  const { code } = await runner.exited;
+  assert.equal(code, 1, runner.stderr());
+  const summary = readSummary(out);
+  assert.equal(summary.stopReason, 'error');
+  assert.match(summary.error ?? '', /ENOSPC.*\d+ event\(s\) not written/);
 });

@@ -42,3 +42,17 @@ test('a full buffer is written early', () => {
   assert.ok(lines(path).length >= 10);
   w.close();
 });
+
+test('a failing write (disk full) is reported once, the writer refuses further events and says how many were lost', () => {
+  const errors: Error[] = [];
+  const w = new EventWriter('/dev/full', { onWriteError: (err) => errors.push(err) });
+  assert.equal(w.append({ n: 1 }), true);
+  assert.equal(w.append({ n: 2 }), true);
+  w.flush();
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /ENOSPC/);
+  assert.equal(w.unwrittenLines, 2);
+  assert.equal(w.append({ n: 3 }), false);
+  w.close();
+  assert.equal(errors.length, 1, 'reported once');
+});

@@ -13,6 +13,8 @@ export interface EventWriterOptions {
   flushIntervalMs?: number;
   /** Flush early once this many bytes are buffered. Default 1 MiB. */
   highWaterBytes?: number;
+  /** Called once when a write fails (disk full, I/O error); later events are refused. */
+  onWriteError?(err: Error): void;
 }
 
 export class EventWriter {
@@ -27,6 +29,10 @@ export class EventWriter {
   lines = 0;
   /** True once a line was refused because of maxBytes. */
   full = false;
+  /** The first write error; from then on append() refuses every event. */
+  writeError: Error | undefined;
+  /** Lines accepted but lost because a write failed. */
+  unwrittenLines = 0;
 
   constructor(
     readonly path: string,
@@ -40,6 +46,7 @@ export class EventWriter {
   /** Append one event as a JSON line; false (and `full` set) when it would cross the byte cap. */
   append(event: unknown): boolean {
     if (this.closed) throw new Error(`event writer for ${this.path} is closed`);
+    if (this.writeError) return false;
     const line = `${JSON.stringify(event)}\n`;
     const size = Buffer.byteLength(line);
     if (this.options.maxBytes !== undefined && this.bytes + size > this.options.maxBytes) {
@@ -54,14 +61,21 @@ export class EventWriter {
     return true;
   }
 
-  /** Write everything buffered now (synchronously: nothing is in flight when this returns). */
+  /** Write everything buffered now (synchronously: nothing is in flight when this returns). Never throws. */
   flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.writeError) return;
+    const lines = this.pending.length;
     const data = Buffer.from(this.pending.join(''));
     this.pending = [];
     this.pendingBytes = 0;
-    let off = 0;
-    while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
+    } catch (err) {
+      this.writeError = err as Error;
+      this.unwrittenLines += lines;
+      this.options.onWriteError?.(this.writeError);
+    }
   }
 
   /** Flush, fsync and close. Safe to call twice. */
@@ -71,7 +85,10 @@ export class EventWriter {
     if (this.timer) clearInterval(this.timer);
     this.flush();
     try {
-      fsyncSync(this.fd);
+      if (!this.writeError) fsyncSync(this.fd);
+    } catch (err) {
+      this.writeError = err as Error;
+      this.options.onWriteError?.(this.writeError);
     } finally {
       closeSync(this.fd);
     }

@@ -45,7 +45,13 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   const summaryPath = join(options.outDir, SUMMARY_FILE);
   const gadget = getGadget(spec.gadget);
   const tally = new EventTally(gadget?.topFields ?? ['comm']);
-  const writer = new EventWriter(eventsPath, spec.maxResultBytes !== undefined ? { maxBytes: spec.maxResultBytes } : {});
+  const writer = new EventWriter(eventsPath, {
+    ...(spec.maxResultBytes !== undefined ? { maxBytes: spec.maxResultBytes } : {}),
+    onWriteError(err) {
+      log.error({ step: 'write', err: err.message, path: eventsPath }, `cannot write ${eventsPath}: ${err.message}`);
+      stop.request('error');
+    },
+  });
   let startedAt = new Date();
   let error: string | undefined;
   let exitCode: number = RUNNER_EXIT.ok;
@@ -95,7 +101,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
             const enriched = { ...event, node, ...(attribution.attributionOf(event.cgroupId) ?? {}) };
             if (!writer.append(enriched)) {
               dropped += 1;
-              stop.request('max-bytes');
+              stop.request(writer.writeError ? 'error' : 'max-bytes');
               continue;
             }
             accepted += 1;
@@ -118,9 +124,13 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
         timers.push(
           setInterval(() => {
             if (stop.reason || !watched.wantsRescan) return;
-            for (const c of watched.scan()) {
-              running.addCgroup(c.id);
-              log.info({ step: 'rescan', cgroupId: c.id, path: c.path, target: c.target }, `now tracing ${c.path} (${c.target})`);
+            try {
+              for (const c of watched.scan()) {
+                running.addCgroup(c.id);
+                log.info({ step: 'rescan', cgroupId: c.id, path: c.path, target: c.target }, `now tracing ${c.path} (${c.target})`);
+              }
+            } catch (err) {
+              log.error({ step: 'rescan', err: (err as Error).message }, `rescan failed: ${(err as Error).message}`);
             }
           }, options.rescanIntervalMs),
         );
@@ -155,6 +165,10 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
     }
   }
   writer.close();
+  if (writer.writeError) {
+    error ??= `writing ${eventsPath} failed (${writer.writeError.message}); ${writer.unwrittenLines + dropped} event(s) not written`;
+    exitCode = RUNNER_EXIT.failure;
+  }
   const stoppedAt = new Date();
   log.info({ step: 'stopped', stopReason, events: writer.lines, lostEvents: lost, dropped }, `stopped (${stopReason}): ${writer.lines} events, ${lost} lost`);
 
