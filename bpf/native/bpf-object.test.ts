@@ -138,6 +138,48 @@ test('records of real getppid calls reach JS in batches with exact content', { s
   obj.close();
 });
 
+test('onBatch is called once for all the records that are ready, not once per record', { skip }, async () => {
+  const obj = openTestObject();
+  const counts: number[] = [];
+  let seen = 0;
+  const reader = obj.openRingBuffer('events', (batch, count) => {
+    counts.push(count);
+    seen += splitBatch(batch, count).length;
+  });
+  triggerGetppid(1000); // synchronous: all 1000 are in the ring before the loop polls
+  await until(() => seen >= 1000);
+  assert.deepEqual(counts, [1000]);
+  reader.close();
+  obj.close();
+});
+
+test('a ring fuller than one batch is drained over several loop turns, each batch at most 4 MiB', { skip }, async () => {
+  const obj = openTestObject({ ringBytes: 16 << 20 });
+  const batchBytes: number[] = [];
+  let seen = 0;
+  let immediatePending = false;
+  let starved = 0;
+  const reader = obj.openRingBuffer('events', (batch, count) => {
+    batchBytes.push(batch.length);
+    seen += count;
+    if (immediatePending) starved++; // the previous batch's setImmediate has not run yet
+    immediatePending = true;
+    setImmediate(() => {
+      immediatePending = false;
+    });
+  });
+  const total = 150_000; // 150k × 72 framed bytes ≈ 10.3 MiB
+  triggerGetppid(total);
+  await until(() => seen >= total, 10_000);
+  assert.equal(seen, total);
+  assert.equal(perCpuSum(obj.mapLookup('drops', zeroKey)), 0n);
+  assert.ok(batchBytes.length >= 3, `several batches (${batchBytes.length})`);
+  assert.ok(Math.max(...batchBytes) <= 4 * 1024 * 1024 + 72, `largest batch ${Math.max(...batchBytes)} bytes`);
+  assert.equal(starved, 0, 'the event loop ran between batches');
+  reader.close();
+  obj.close();
+});
+
 test('the cgroup filter drops events of cgroups not in cgroup_filter', { skip }, async () => {
   const obj = BpfObject.open(testObject);
   opened.push(obj);
