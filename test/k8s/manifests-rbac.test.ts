@@ -1,0 +1,104 @@
+/**
+ * The manifests against a real kube-apiserver: every object passes a server-side dry-run apply,
+ * the pod templates pass their namespace's Pod Security level, and the scheduler's ServiceAccount
+ * (token from the TokenRequest API) can do its job and nothing more.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { CoreV1Api, type KubernetesObject, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
+import { apiErrorCode, apiErrorMessage } from '../../scheduler/src/kubernetes/api-error.ts';
+import { buildRunnerPod, DEFAULT_RUNNER_POD_CONFIG } from '../../scheduler/src/kubernetes/runner-pod.ts';
+import { controlPlaneSkipReason, serviceAccountToken, whoAmI } from './control-plane.ts';
+import { applyObjects, startTestCluster, type TestCluster } from './cluster-fixture.ts';
+
+const skip = controlPlaneSkipReason();
+let cluster: TestCluster;
+
+before(async () => {
+  if (!skip) cluster = await startTestCluster(['shop']);
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+async function refusedWith(promise: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return apiErrorCode(err);
+  }
+}
+
+function runnerPod(namespace: string): V1Pod {
+  return buildRunnerPod(
+    { traceId: 't-rbac', node: 'node-x', gadget: 'exec', params: {}, durationSeconds: 5, maxEvents: 10, targets: {} },
+    { ...DEFAULT_RUNNER_POD_CONFIG, namespace, image: 'tracejob-runner:test' },
+  );
+}
+
+test('every manifest passes a server-side dry-run apply', { skip }, async () => {
+  const objects = cluster.manifests;
+  const kinds = objects.map((o) => o.kind).sort();
+  for (const kind of ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Namespace', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'StatefulSet']) {
+    assert.ok(kinds.includes(kind), `manifests have a ${kind}`);
+  }
+  const applied = await applyObjects(cluster.admin, objects, true);
+  assert.equal(applied.length, objects.length);
+  for (const [i, obj] of applied.entries()) assert.equal(obj.metadata?.name, objects[i]!.metadata?.name);
+});
+
+test('api, scheduler and redis pod templates pass the restricted Pod Security level of their namespace', { skip }, async () => {
+  const core = cluster.admin.makeApiClient(CoreV1Api);
+  type Workload = KubernetesObject & { spec: { template: { metadata: V1Pod['metadata']; spec: NonNullable<V1Pod['spec']> }; volumeClaimTemplates?: Array<{ metadata: { name: string } }> } };
+  const workloads = cluster.manifests.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet') as Workload[];
+  assert.equal(workloads.length, 3);
+  for (const w of workloads) {
+    // A StatefulSet's claims become volumes of its pods.
+    const claims = (w.spec.volumeClaimTemplates ?? []).map((c) => ({ name: c.metadata.name, emptyDir: {} }));
+    const spec = { ...w.spec.template.spec, volumes: [...(w.spec.template.spec.volumes ?? []), ...claims] };
+    const body: V1Pod = { metadata: { ...w.spec.template.metadata, name: `${w.metadata!.name}-psa-check` }, spec };
+    await core.createNamespacedPod({ namespace: 'tracejob', body, dryRun: 'All' });
+  }
+  // The runner pod is refused there (hostPID, hostPath, capabilities) and accepted in the runner namespace.
+  const misplaced = runnerPod('tracejob');
+  misplaced.spec!.serviceAccountName = 'default';
+  await assert.rejects(core.createNamespacedPod({ namespace: 'tracejob', body: misplaced, dryRun: 'All' }), (err: unknown) => {
+    assert.equal(apiErrorCode(err), 403);
+    assert.match(apiErrorMessage(err), /violates PodSecurity "restricted/);
+    return true;
+  });
+  await core.createNamespacedPod({ namespace: 'tracejob-runners', body: runnerPod('tracejob-runners'), dryRun: 'All' });
+});
+
+test('the scheduler ServiceAccount reads pods everywhere, creates pods and Secrets only in tracejob-runners', { skip }, async () => {
+  assert.equal(await whoAmI(cluster.scheduler), 'system:serviceaccount:tracejob:tracejob-scheduler');
+  const core = cluster.scheduler.makeApiClient(CoreV1Api);
+  await core.listNamespacedPod({ namespace: 'shop' });
+  await core.listPodForAllNamespaces({ limit: 1 });
+  const created = await core.createNamespacedPod({ namespace: 'tracejob-runners', body: runnerPod('tracejob-runners') });
+  await core.deleteNamespacedPod({ name: created.metadata!.name!, namespace: 'tracejob-runners', gracePeriodSeconds: 0 });
+  await core.createNamespacedSecret({ namespace: 'tracejob-runners', body: { metadata: { name: 's1' }, stringData: { a: 'b' } } });
+  await core.deleteNamespacedSecret({ name: 's1', namespace: 'tracejob-runners' });
+
+  for (const ns of ['shop', 'tracejob', 'default', 'kube-system']) {
+    const code = await refusedWith(core.createNamespacedPod({ namespace: ns, body: runnerPod(ns) }));
+    assert.equal(code, 403, `creating a pod in ${ns} is refused`);
+    assert.equal(await refusedWith(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 's2' } } })), 403, `creating a Secret in ${ns} is refused`);
+  }
+  assert.equal(await refusedWith(core.deleteNamespacedPod({ name: 'anything', namespace: 'shop' })), 403);
+  assert.equal(await refusedWith(core.listNamespacedSecret({ namespace: 'tracejob' })), 403, 'no reading Secrets outside the runner namespace');
+  assert.equal(await refusedWith(core.listNode()), 403, 'no node access');
+});
+
+test('the api and runner ServiceAccounts have no Kubernetes permissions', { skip }, async () => {
+  for (const [ns, name] of [['tracejob', 'tracejob-api'], ['tracejob-runners', 'tracejob-runner']] as const) {
+    const token = await serviceAccountToken(cluster.admin, ns, name);
+    const core = cluster.cp.kubeConfigWithToken(token).makeApiClient(CoreV1Api);
+    const code = await refusedWith(core.listNamespacedPod({ namespace: ns }));
+    assert.equal(code, 403, `${name} cannot list pods`);
+  }
+  // Sanity: the admin can (the refusals above are RBAC, not a broken credential).
+  const admin = cluster.admin.makeApiClient(CoreV1Api);
+  await admin.listNamespacedPod({ namespace: 'tracejob' }).catch((err: unknown) => assert.fail(apiErrorMessage(err)));
+});
