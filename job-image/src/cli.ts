@@ -52,6 +52,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGUSR1', onSignal);
+  const early = (globalThis as Record<symbol, unknown>)[Symbol.for('tracejob.runner.earlySignals')] as { take(): NodeJS.Signals[] } | undefined;
+  for (const signal of early?.take() ?? []) onSignal(signal);
   log.info({ step: 'start', gadget: spec.gadget, durationSeconds: spec.durationSeconds, maxEvents: spec.maxEvents, targets: spec.targets, outDir: options.outDir }, 'runner starting');
   const progress = options.progress
     ? (line: string) => process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`)

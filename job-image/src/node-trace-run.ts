@@ -83,6 +83,8 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       exitCode = RUNNER_EXIT.noTargets;
       log.error({ step: 'targets', err: error }, error);
       stop.request('error');
+    } else if (stop.reason) {
+      log.info({ step: 'session', stopReason: stop.reason }, `stopped (${stop.reason}) before the gadget was loaded`);
     } else {
       const attribution = resolver;
       const node = spec.node;
