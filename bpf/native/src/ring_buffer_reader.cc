@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "bpf_error.h"
@@ -28,7 +29,7 @@ RingBufferReader::RingBufferReader(const Napi::CallbackInfo& info) : Napi::Objec
   object_path_ = owner_->path();
   BpfErrorContext ctx{object_path_, map_name_, ""};
 
-  batch_.reserve(kBatchBytes + 64 * 1024);
+  batch_.resize(kBatchBytes + 64 * 1024);
   rb_ = ring_buffer__new(init->map_fd, &RingBufferReader::OnSample, this, nullptr);
   if (!rb_) {
     int err = errno;
@@ -86,9 +87,9 @@ void RingBufferReader::Shutdown(bool from_finalizer) {
 int RingBufferReader::OnSample(void* ctx, void* data, size_t size) {
   RingBufferReader* self = static_cast<RingBufferReader*>(ctx);
   std::vector<uint8_t>& b = self->batch_;
-  size_t at = b.size();
+  size_t at = self->batch_len_;
   size_t framed = (4 + size + 7) & ~static_cast<size_t>(7);
-  b.resize(at + framed);
+  if (at + framed > b.size()) b.resize(std::max(b.size() * 2, at + framed));
   uint32_t len = static_cast<uint32_t>(size);
   uint8_t* p = b.data() + at;
   p[0] = len & 0xff;
@@ -96,9 +97,10 @@ int RingBufferReader::OnSample(void* ctx, void* data, size_t size) {
   p[2] = (len >> 16) & 0xff;
   p[3] = (len >> 24) & 0xff;
   memcpy(p + 4, data, size);
-  if (framed > 4 + size) memset(p + 4 + size, 0, framed - 4 - size);
+  for (size_t i = 4 + size; i < framed; i++) p[i] = 0;
+  self->batch_len_ = at + framed;
   self->batch_count_++;
-  if (b.size() >= kBatchBytes) {
+  if (self->batch_len_ >= kBatchBytes) {
     // The record was consumed and copied; stop here so the event loop gets a turn.
     self->batch_full_ = true;
     return -1;
@@ -107,7 +109,7 @@ int RingBufferReader::OnSample(void* ctx, void* data, size_t size) {
 }
 
 size_t RingBufferReader::ConsumeBatch(Napi::Env env) {
-  batch_.clear();
+  batch_len_ = 0;
   batch_count_ = 0;
   batch_full_ = false;
   int rc = ring_buffer__consume(rb_);
@@ -126,7 +128,7 @@ void RingBufferReader::OnPoll(uv_poll_t* handle, int status, int events) {
       ThrowBpfError(env, -status, "uv_poll", BpfErrorContext{self->object_path_, self->map_name_, ""});
     size_t n = self->ConsumeBatch(env);
     if (n == 0) return;
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, self->batch_.data(), self->batch_.size());
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, self->batch_.data(), self->batch_len_);
     Napi::Number count = Napi::Number::New(env, static_cast<double>(n));
     self->on_batch_.MakeCallback(keep_alive, {buf, count}, *self->async_context_);
   } catch (const Napi::Error& e) {
@@ -145,7 +147,7 @@ Napi::Value RingBufferReader::Drain(const Napi::CallbackInfo& info) {
     if (n == 0) break;
     total += static_cast<double>(n);
     bool more = batch_full_;
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_len_);
     on_batch_.Call(env.Undefined(), {buf, Napi::Number::New(env, static_cast<double>(n))});
     if (!more || closed_) break;
   }

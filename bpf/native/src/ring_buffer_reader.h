@@ -48,7 +48,8 @@ class RingBufferReader : public Napi::ObjectWrap<RingBufferReader> {
   std::string object_path_;
   ring_buffer* rb_ = nullptr;
   uv_poll_t* poll_ = nullptr;
-  std::vector<uint8_t> batch_;
+  std::vector<uint8_t> batch_;  // capacity; batch_len_ bytes are in use
+  size_t batch_len_ = 0;
   size_t batch_count_ = 0;
   bool batch_full_ = false;
   bool closed_ = false;
