@@ -20,9 +20,11 @@ export interface RunnerChild {
   waitForStep(step: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export function startRunner(args: string[], env: Record<string, string> = {}): RunnerChild {
+/** `prefix`: a command that execs the rest (e.g. `unshare --mount … sh -c '…; exec "$0" "$@"'`). */
+export function startRunner(args: string[], env: Record<string, string> = {}, prefix: string[] = []): RunnerChild {
   const started = Date.now();
-  const child = spawn(process.execPath, [RUNNER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const argv = [...prefix, process.execPath, RUNNER_BIN, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const logs: Record<string, unknown>[] = [];
   let text = '';
   let partial = '';
