@@ -39,7 +39,9 @@ export async function startTracejobServer(env: Record<string, string> = {}): Pro
   const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-serve-'));
   const port = await freePort();
   let out = '';
-  const child: ChildProcess = spawn(process.execPath, [TRACEJOB_BIN, 'serve'], {
+  // TRACEJOB_TEST_SERVE_ARGV (JSON array) replaces `bin/tracejob.js serve`, e.g. to try a locally patched server.
+  const argv = process.env.TRACEJOB_TEST_SERVE_ARGV ? (JSON.parse(process.env.TRACEJOB_TEST_SERVE_ARGV) as string[]) : [TRACEJOB_BIN, 'serve'];
+  const child: ChildProcess = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', NODE_NAME: 'cli-test-node', LOG_LEVEL: 'warn', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
