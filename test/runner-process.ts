@@ -20,11 +20,11 @@ export interface RunnerChild {
   waitForStep(step: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** `prefix`: a command that execs the rest (e.g. `unshare --mount … sh -c '…; exec "$0" "$@"'`). */
+/** Always the TypeScript source (TRACEJOB_FROM_SOURCE=1), never a possibly stale dist/. `prefix`: a command that execs the rest (e.g. `unshare --mount … sh -c '…; exec "$0" "$@"'`). */
 export function startRunner(args: string[], env: Record<string, string> = {}, prefix: string[] = []): RunnerChild {
   const started = Date.now();
   const argv = [...prefix, process.execPath, RUNNER_BIN, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRACEJOB_FROM_SOURCE: '1', ...env } });
   const logs: Record<string, unknown>[] = [];
   let text = '';
   let partial = '';
