@@ -134,3 +134,19 @@ test('--pid and --cgroup targets resolve too; no target found at all exits 4 wit
   assert.equal(summary.events, 0);
   assert.match(summary.error ?? '', /no target found/);
 });
+
+test('--pid from inside its own cgroup namespace (as in a pod): `/../…` paths resolve by their unique tail', { skip }, async () => {
+  const out = join(outRoot, 'cgroupns');
+  const home = tree.add('system.slice/runner-home.scope');
+  const target = tree.cgroups[0]!;
+  const loop = target.cgroup.spawn('/bin/sh', ['-c', 'while :; do /bin/true in-ns; sleep 0.2; done']);
+  loops.push(loop);
+  const inOwnCgroupNs = ['sh', '-c', `echo $$ > ${home.path}/cgroup.procs && exec unshare --cgroup "$0" "$@"`];
+  const runner = startRunner(['--gadget', 'exec', '--duration', '1.5', '--pid', String(loop.pid), '--cgroup-root', tree.parent.path, '--out', out], {}, inOwnCgroupNs);
+  const targets = await runner.waitForStep('targets');
+  const { code } = await runner.exited;
+  assert.equal(code, 0, runner.stderr());
+  assert.deepEqual((targets.cgroups as { id: number }[]).map((c) => c.id), [target.cgroup.id]);
+  const ids = new Set(readEvents(out).map((e) => e.cgroupId));
+  assert.deepEqual([...ids], [target.cgroup.id]);
+});

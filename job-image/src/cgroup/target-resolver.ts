@@ -155,7 +155,7 @@ export class CgroupResolver {
       out.push({
         key: String(pid),
         keepWatching: false,
-        find: () => this.findPid(pid),
+        find: (index) => this.findPid(pid, index),
       });
     }
     return out;
@@ -168,7 +168,7 @@ export class CgroupResolver {
     return join(root, normalize(`/${raw}`));
   }
 
-  private findPid(pid: number): { cgroups: ResolvedCgroup[] } | { reason: string } {
+  private findPid(pid: number, index: CgroupIndex): { cgroups: ResolvedCgroup[] } | { reason: string } {
     const procRoot = this.options.procRoot ?? '/proc';
     let text: string;
     try {
@@ -179,23 +179,24 @@ export class CgroupResolver {
     const line = text.split('\n').find((l) => l.startsWith('0::'));
     if (!line) return { reason: `process ${pid} has no cgroup v2 membership (no 0:: line in ${procRoot}/${pid}/cgroup)` };
     const cgPath = line.slice(3).trim();
-    // The path is relative to this process's cgroup namespace root; try the root and our own mount,
-    // then the longest suffix that names a known directory (a pod whose cgroup namespace hides the host's root).
-    const candidates = [join(this.options.root, cgPath)];
-    if (this.options.ownMount) candidates.push(join(this.options.ownMount, cgPath));
-    for (const path of candidates) {
-      const id = inodeOf(path);
-      if (id !== undefined) {
-        return { cgroups: [{ id, path, target: String(pid), attribution: {} }] };
+    const parts = cgPath.split('/').filter(Boolean);
+    const found = (path: string, id: number) => ({ cgroups: [{ id, path, target: String(pid), attribution: {} }] });
+    if (!parts.includes('..')) {
+      // relative to the root of our cgroup namespace, which is the mount's root unless we are in a pod
+      const candidates = [join(this.options.root, ...parts)];
+      if (this.options.ownMount) candidates.push(join(this.options.ownMount, ...parts));
+      for (const path of candidates) {
+        const id = inodeOf(path);
+        if (id !== undefined) return found(path, id);
       }
     }
-    const parts = cgPath.split('/').filter((p) => p && p !== '..');
-    for (let start = 1; start < parts.length; start += 1) {
-      const path = join(this.options.root, ...parts.slice(start));
-      const id = inodeOf(path);
-      if (id !== undefined) {
-        return { cgroups: [{ id, path, target: String(pid), attribution: {} }] };
-      }
+    // Outside our cgroup namespace (a pod with its own cgroupns shows `/../../kubepods-…/cri-containerd-….scope`):
+    // the part after the `..`s is a unique tail of the real path; find the indexed directory that ends with it.
+    const tail = parts.filter((p) => p !== '..').join('/');
+    if (tail) {
+      const matches = [...index.byId.values()].filter((d) => d.relPath === tail || d.relPath.endsWith(`/${tail}`));
+      if (matches.length === 1) return found(matches[0]!.path, matches[0]!.id);
+      if (matches.length > 1) return { reason: `cgroup ${cgPath} of process ${pid} matches ${matches.length} directories under ${this.options.root}` };
     }
     return { reason: `cgroup ${cgPath} of process ${pid} is not under ${this.options.root}` };
   }
