@@ -56,11 +56,15 @@ export interface ControlPlane {
   adminToken: string;
   /** A KubeConfig with the admin credential (system:masters). */
   adminKubeConfig(): KubeConfig;
-  /** A KubeConfig with the given bearer token (e.g. a ServiceAccount's). */
-  kubeConfigWithToken(token: string): KubeConfig;
+  /** A KubeConfig with the given bearer token (e.g. a ServiceAccount's); `server` to go through a proxy. */
+  kubeConfigWithToken(token: string, server?: string): KubeConfig;
   /** Total of apiserver_request_total (every request the apiserver served). */
   requestCount(): Promise<number>;
   dataDir: string;
+  /** etcd's client URL (its HTTP gateway takes /v3/kv/compaction). */
+  etcdUrl: string;
+  /** Compacts etcd up to its current revision: every older resourceVersion is gone (410). */
+  compactEtcd(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -117,7 +121,7 @@ export function kubeConfigFor(server: string, caData: string | undefined, token:
 }
 
 /** Starts etcd and kube-apiserver; resolves once /readyz answers ok. */
-export async function startControlPlane(opts: { logDir?: string } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: { logDir?: string; extraApiserverArgs?: string[] } = {}): Promise<ControlPlane> {
   const { apiserver, etcd } = controlPlaneBinaries();
   const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-k8s-'));
   const logDir = opts.logDir ?? dataDir;
@@ -154,9 +158,7 @@ export async function startControlPlane(opts: { logDir?: string } = {}): Promise
     );
     const apiLog = join(logDir, 'kube-apiserver.log');
     const certDir = join(dataDir, 'certs');
-    apiProc = startProcess(
-      apiserver,
-      [
+    const apiArgs = [
         `--etcd-servers=http://127.0.0.1:${etcdClient}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -174,34 +176,50 @@ export async function startControlPlane(opts: { logDir?: string } = {}): Promise
         // these would wait for controllers that do not run here.
         '--disable-admission-plugins=DefaultStorageClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,DefaultTolerationSeconds,TaintNodesByCondition',
         '--profiling=false',
+        // Compact etcd often, so that old resourceVersions really go away (410 Gone) during tests.
+        '--etcd-compaction-interval=10s',
         '--v=1',
-      ],
-      apiLog,
-    );
+        ...(opts.extraApiserverArgs ?? []),
+    ];
     const server = `https://127.0.0.1:${securePort}`;
-    const deadline = Date.now() + 120_000;
-    let last = '';
-    for (;;) {
-      if (etcdProc.exitCode !== null) throw new Error(`etcd exited (${etcdProc.exitCode}):\n${logTail(etcdLog)}`);
-      if (apiProc.exitCode !== null) throw new Error(`kube-apiserver exited (${apiProc.exitCode}):\n${logTail(apiLog)}`);
-      try {
-        const res = await getInsecure(`${server}/readyz`, adminToken, 2000);
-        last = `${res.status} ${res.text}`;
-        if (res.status === 200) break;
-      } catch (err) {
-        last = (err as Error).message;
+    const launchApiserver = async () => {
+      const proc = startProcess(apiserver, apiArgs, apiLog);
+      apiProc = proc;
+      const deadline = Date.now() + 120_000;
+      let last = '';
+      for (;;) {
+        if (etcdProc!.exitCode !== null) throw new Error(`etcd exited (${etcdProc!.exitCode}):\n${logTail(etcdLog)}`);
+        if (proc.exitCode !== null) throw new Error(`kube-apiserver exited (${proc.exitCode}):\n${logTail(apiLog)}`);
+        try {
+          const res = await getInsecure(`${server}/readyz`, adminToken, 2000);
+          last = `${res.status} ${res.text}`;
+          if (res.status === 200) break;
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (Date.now() > deadline) throw new Error(`kube-apiserver not ready after 120 s (last: ${last.slice(0, 300)}):\n${logTail(apiLog)}`);
+        await sleep(250);
       }
-      if (Date.now() > deadline) throw new Error(`kube-apiserver not ready after 120 s (last: ${last.slice(0, 300)}):\n${logTail(apiLog)}`);
-      await sleep(250);
-    }
+    };
+    await launchApiserver();
     let caData: string | undefined;
     const certFile = join(certDir, 'apiserver.crt');
     if (existsSync(certFile)) caData = readFileSync(certFile).toString('base64');
-    const kubeConfigWithToken = (token: string) => kubeConfigFor(server, caData, token);
+    const kubeConfigWithToken = (token: string, via = server) => kubeConfigFor(via, caData, token);
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     return {
       server,
       adminToken,
       dataDir,
+      etcdUrl,
+      async compactEtcd() {
+        const range = await fetch(`${etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+        const revision = Number(((await range.json()) as { header?: { revision?: string } }).header?.revision);
+        const res = await fetch(`${etcdUrl}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
+        const text = await res.text();
+        if (!res.ok && !text.includes('has been compacted')) throw new Error(`etcd compaction failed: ${res.status} ${text}`);
+        return revision;
+      },
       adminKubeConfig: () => kubeConfigWithToken(adminToken),
       kubeConfigWithToken,
       async requestCount() {
