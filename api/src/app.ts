@@ -37,7 +37,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'] = false): Promise<FastifyInstance> {
   const loggerOpts: FastifyServerOptions =
     logger && typeof logger === 'object' && 'child' in logger ? { loggerInstance: logger as FastifyServerOptions['loggerInstance'] } : { logger: logger as FastifyServerOptions['logger'] };
-  const app = Fastify({ ...loggerOpts, bodyLimit: 1024 * 1024, disableRequestLogging: false, return503OnClosing: true }) as unknown as FastifyInstance;
+  const app = Fastify({ ...loggerOpts, bodyLimit: 1024 * 1024, return503OnClosing: true }) as unknown as FastifyInstance;
   app.setValidatorCompiler(requestValidatorCompiler());
 
   // Every line of a trace's requests carries its id.

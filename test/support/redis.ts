@@ -32,6 +32,7 @@ export async function startTestRedis(opts: { appendfsync?: 'everysec' | 'always'
     start: () => server.start(),
     client(o: { maxRetriesPerRequest?: number | null } = {}) {
       const c = new Redis(server.url, { maxRetriesPerRequest: o.maxRetriesPerRequest === undefined ? null : o.maxRetriesPerRequest });
+      c.on('error', () => undefined);
       clients.push(c);
       return c;
     },

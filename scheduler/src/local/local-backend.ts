@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -172,6 +172,7 @@ export class LocalBackend implements RunnerBackend {
       const startTicks = processStartTicks(pid) ?? '';
       await this.writeLock(job, { state: 'running', host: this.host, pid, startTicks, deadlineAt });
       await writeFile(join(dir, 'runner.pid'), JSON.stringify({ pid, startTicks }));
+      await appendFile(join(dir, 'starts.log'), `${new Date().toISOString()} pid=${pid} scheduler=${process.pid}\n`);
       log.info({ pid, command: [...this.opts.runnerCommand, '--spec', specFile, '--out', out].join(' ') }, 'runner started');
       ctx.onNodeRunning(job.node);
     }
