@@ -1,7 +1,7 @@
 /**
  * The scheduler against real Redis, a real API on a loopback port and runner child processes:
  * cancel of a running trace, a scheduler killed mid-trace, a Redis restart before pick-up.
- * The runner is the real bin/tracejob-runner.js when it exists, else runner-test-double.mjs.
+ * The runner is the real bin/tracejob-runner.js (real BPF: needs root).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,8 +20,8 @@ import { TraceWorker } from './trace-worker.ts';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const realRunner = join(repo, 'bin/tracejob-runner.js');
-const runnerCommand = existsSync(realRunner) ? [process.execPath, realRunner] : [process.execPath, join(repo, 'scheduler/src/local/runner-test-double.mjs')];
-const skip = kernelTestSkipReason();
+const runnerCommand = [process.execPath, realRunner];
+const skip = kernelTestSkipReason() ?? (existsSync(realRunner) ? undefined : 'bin/tracejob-runner.js is missing');
 
 let redis: TestRedis;
 let fx: AppFixture;
