@@ -79,6 +79,7 @@ async function context(app: SecuredApp): Promise<HostileContext> {
     goodToken: FUZZ,
     uploadToken: { traceId, node, token: issueUploadToken(app.config.uploadTokenSecret, traceId, node, new Date(Date.now() + 3600_000)) },
     validArchive: await resultUpload(traceId, node, 3),
+    validTarget: app === local ? { pids: [process.pid] } : { namespace: 'shop' },
   };
 }
 
@@ -180,6 +181,7 @@ test('hostile requests: no 5xx, no crash, no hang, every 4xx has error and messa
   for (const [i, app] of apps.entries()) {
     await fc.assert(
       fc.asyncProperty(arbs[i]!, async (req) => {
+        if (process.env.HOSTILE_LOG) console.log(`#${injected} ${describe(req).slice(0, 300)}`);
         const a = await withTimeout(viaInject(app, req), req);
         injected += 1;
         count(a.status);
@@ -196,6 +198,7 @@ test('hostile requests: no 5xx, no crash, no hang, every 4xx has error and messa
   try {
     await fc.assert(
       fc.asyncProperty(arbs[0]!.filter(sendable), async (req) => {
+        if (process.env.HOSTILE_LOG) console.log(`socket#${overSocket} ${describe(req).slice(0, 300)}`);
         const a = await withTimeout(viaSocket(port, agent, req), req);
         overSocket += 1;
         count(a.status);

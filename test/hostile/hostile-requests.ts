@@ -26,6 +26,8 @@ export interface HostileContext {
   uploadToken: { traceId: string; node: string; token: string };
   /** A valid result archive for that node. */
   validArchive: Buffer;
+  /** A target the app accepts (namespace on kubernetes, this process's pid on local). */
+  validTarget: Record<string, unknown>;
 }
 
 /** encodeURIComponent that survives lone surrogates (they become U+FFFD). */
@@ -200,7 +202,24 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
   );
   const uploadHeaders = fc.record({ 'upload-id': weirdString.map((s) => s.replace(/[^\x21-\x7e]/g, '').slice(0, 300)), 'x-content-sha256': fc.constantFrom('0'.repeat(64), 'zz', '') }, { requiredKeys: [] });
 
+  // A valid request with exactly one field replaced by something odd (or removed).
+  const paths = ['gadget', 'durationSeconds', 'target', 'params', 'limits', 'limits.maxEvents', 'callbackUrl', 'target.namespace', 'target.labelSelector', 'target.podName', 'target.nodeName', 'target.pids', 'target.cgroupPaths', 'target.containerIds', 'params.comm', 'params.failedOnly'];
+  const oneWrong = fc
+    .tuple(fc.constantFrom(...paths), fc.option(fc.oneof(anyJson, fc.constantFrom(...INJECTION), fc.constantFrom(...TRAVERSAL)), { nil: undefined, freq: 8 }), fc.integer({ min: 1, max: 60 }))
+    .map(([path, value, duration]) => {
+      const body: Record<string, unknown> = { gadget: 'exec', durationSeconds: duration, target: { ...ctx.validTarget }, params: {}, limits: { maxEvents: 100 } };
+      const [head, leaf] = path.split('.') as [string, string | undefined];
+      const holder = leaf === undefined ? body : ((body[head] && typeof body[head] === 'object' ? body[head] : (body[head] = {})) as Record<string, unknown>);
+      const key = leaf ?? head;
+      if (value === undefined) delete holder[key];
+      else holder[key] = value;
+      return JSON.stringify(body);
+    });
+  const valid = fc.constant(JSON.stringify({ gadget: 'exec', durationSeconds: 5, target: ctx.validTarget }));
+
   return fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(auth, oneWrong).map(([h, body]): HostileRequest => ({ kind: 'create-one-wrong', method: 'POST', url: '/v1/traces', headers: { ...h, 'content-type': 'application/json' }, body })) },
+    { weight: 1, arbitrary: fc.tuple(auth, valid).map(([h, body]): HostileRequest => ({ kind: 'create-valid', method: 'POST', url: '/v1/traces', headers: { ...h, 'content-type': 'application/json' }, body })) },
     { weight: 6, arbitrary: fc.tuple(auth, contentType, traceBody).map(([h, ct, body]): HostileRequest => ({ kind: 'create', method: 'POST', url: '/v1/traces', headers: json(h, ct), body })) },
     { weight: 2, arbitrary: fc.tuple(auth, query).map(([h, q]): HostileRequest => ({ kind: 'list', method: 'GET', url: `/v1/traces${q}`, headers: h })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'get', method: 'GET', url: `/v1/traces/${i}${q}`, headers: h })) },

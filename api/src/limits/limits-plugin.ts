@@ -85,15 +85,23 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
     void reply.header('x-ratelimit-remaining', String(d.remaining));
   });
 
-  app.addHook('preParsing', async (req, _reply, payload) => {
+  app.addHook('preParsing', async (req, reply, payload) => {
     if (req.routeOptions.url === ROUTES.upload) return payload;
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > jsonLimit) throw new PayloadTooLargeError(`request body is larger than ${jsonLimit} bytes`);
+    if (Number.isFinite(declared)) {
+      if (declared > jsonLimit) throw new PayloadTooLargeError(`request body is larger than ${jsonLimit} bytes`);
+      return payload;
+    }
     // Chunked bodies: count the bytes; the parser sees the cap's error and answers 413.
     const capped = byteCap(jsonLimit, 'request body');
     const source = payload as Readable;
     source.on('error', (err) => capped.destroy(err));
     capped.on('error', () => source.unpipe(capped).resume());
+    // When the answer goes out before the body was read (e.g. 415), drain the rest of the body
+    // so a keep-alive connection is not left waiting in the middle of it.
+    reply.raw.once('finish', () => {
+      if (!source.readableEnded) source.unpipe(capped).resume();
+    });
     return source.pipe(capped) as unknown as typeof payload;
   });
 
