@@ -8,6 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { buildApp } from '../api/src/app.ts';
+import { loadAuthConfig } from '../api/src/auth/auth-config-loader.ts';
+import { assertAuthConfigSafe } from '../api/src/auth/listen-safety.ts';
+import { securityOptionsFor, tracejobSecurity } from '../api/src/auth/security-plugin.ts';
 import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../api/src/config.ts';
 import { loadGadgetCatalogue } from '../api/src/gadget-catalogue.ts';
 import { TracejobMetrics } from '../api/src/metrics.ts';
@@ -64,6 +67,9 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
     { config, redis: apiRedis, queue, queueDepth: () => queueDepth(queue), traces, results, gadgets, metrics, checkTarget: (t) => backend.checkTarget(t) },
     logger,
   );
+  const auth = loadAuthConfig(process.env);
+  assertAuthConfigSafe({ host: config.host, auth }, logger);
+  await app.register(tracejobSecurity, securityOptionsFor({ config, redis: apiRedis, traces }, auth));
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
