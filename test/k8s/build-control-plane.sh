@@ -82,7 +82,10 @@ if [ ! -x "$ETCD" ]; then
 fi
 if [ ! -x "$APISERVER" ]; then
   echo "build-control-plane: building kube-apiserver $KUBE_VERSION (takes a while)" >&2
-  nice -n 10 go build -trimpath -ldflags='-s -w' -o "$APISERVER.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+  major=1
+  minor_only="${minor%%.*}"
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor_only -X k8s.io/component-base/version.gitTreeState=clean"
+  nice -n 10 go build -trimpath -ldflags="$ldflags" -o "$APISERVER.tmp" k8s.io/kubernetes/cmd/kube-apiserver
   mv "$APISERVER.tmp" "$APISERVER"
 fi
 ln -sfn "$(basename "$APISERVER")" "$BIN/kube-apiserver"
