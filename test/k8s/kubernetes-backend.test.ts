@@ -14,7 +14,7 @@ import { KubernetesBackend, type KubernetesBackendOptions } from '../../schedule
 import { CoreV1Api, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { PodWatch } from '../../scheduler/src/kubernetes/pod-watch.ts';
 import { InvalidTargetError } from '../../scheduler/src/kubernetes/resolve-targets.ts';
-import { buildRunnerPod, buildRunnerSecret, DEFAULT_RUNNER_POD_CONFIG, runnerSelector, type RunnerPodConfig } from '../../scheduler/src/kubernetes/runner-pod.ts';
+import { buildRunnerPod, buildRunnerSecrets, DEFAULT_RUNNER_POD_CONFIG, runnerSelector, type RunnerPodConfig } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
 import { controlPlaneSkipReason, repoRoot } from './control-plane.ts';
@@ -328,7 +328,7 @@ test('the sweeper deletes runner pods and Secrets of traces that are not active'
   const admin = cluster.admin.makeApiClient(CoreV1Api);
   for (const id of ['orphan-1', 'active-1']) {
     const job: NodeJobSpec = { traceId: id, node: 'node-gone', gadget: 'exec', params: {}, durationSeconds: 30, maxEvents: 10, targets: {} };
-    await admin.createNamespacedSecret({ namespace: RUNNERS, body: buildRunnerSecret([job], RUNNERS) });
+    await admin.createNamespacedSecret({ namespace: RUNNERS, body: buildRunnerSecrets([job], RUNNERS).secrets[0]! });
     await admin.createNamespacedPod({ namespace: RUNNERS, body: buildRunnerPod(job, podConfig) });
   }
   const backend = new KubernetesBackend(backendOptions());

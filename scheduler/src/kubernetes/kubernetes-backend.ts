@@ -19,7 +19,7 @@ import { apiErrorCode, apiErrorMessage } from './api-error.ts';
 import { PodWatch, type PodEventType, type PodWatchStats } from './pod-watch.ts';
 import { InvalidTargetError, resolveKubernetesTargets } from './resolve-targets.ts';
 import { runnerPodState } from './runner-pod-state.ts';
-import { buildRunnerPod, buildRunnerSecret, NODE_ANNOTATION, runnerSecretName, runnerSelector, type RunnerPodConfig } from './runner-pod.ts';
+import { buildRunnerPod, buildRunnerSecrets, NODE_ANNOTATION, runnerSelector, type RunnerPodConfig } from './runner-pod.ts';
 import { RunnerSlots, type RunnerSlotLimits } from './runner-slots.ts';
 
 export interface KubernetesBackendOptions {
@@ -67,6 +67,7 @@ function exitReason(code: number | undefined, fallback: string): string {
 
 interface NodeRun {
   job: NodeJobSpec;
+  pod: V1Pod;
   podName: string;
   /** Created (or adopted) and not yet ended. */
   created: boolean;
@@ -82,6 +83,7 @@ interface TraceRun {
   traceId: string;
   nodes: Map<string, NodeRun>;
   byPod: Map<string, NodeRun>;
+  secretNames: string[];
   ctx: RunContext;
   cancelled: boolean;
   watch?: PodWatch;
@@ -134,13 +136,15 @@ export class KubernetesBackend implements RunnerBackend {
     const log = this.opts.logger?.child({ traceId });
     const ns = this.opts.pod.namespace;
 
-    const secret = buildRunnerSecret(jobs, ns);
-    try {
-      await withRetries(() => this.core.createNamespacedSecret({ namespace: ns, body: secret }));
-    } catch (err) {
-      if (apiErrorCode(err) !== 409) throw new Error(`cannot create the runner Secret in namespace ${ns}: ${apiErrorMessage(err)}`);
-      // A previous scheduler created it: bring its specs (and upload tokens) up to date.
-      await withRetries(() => this.core.replaceNamespacedSecret({ name: secret.metadata!.name!, namespace: ns, body: secret }));
+    const { secrets, secretOf } = buildRunnerSecrets(jobs, ns);
+    for (const secret of secrets) {
+      try {
+        await withRetries(() => this.core.createNamespacedSecret({ namespace: ns, body: secret }));
+      } catch (err) {
+        if (apiErrorCode(err) !== 409) throw new Error(`cannot create the runner Secret in namespace ${ns}: ${apiErrorMessage(err)}`);
+        // A previous scheduler created it: bring its specs (and upload tokens) up to date.
+        await withRetries(() => this.core.replaceNamespacedSecret({ name: secret.metadata!.name!, namespace: ns, body: secret }));
+      }
     }
 
     let finish!: () => void;
@@ -149,10 +153,10 @@ export class KubernetesBackend implements RunnerBackend {
       finish = resolve;
       fail = reject;
     });
-    const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), ctx, cancelled: false, finish, fail, stop: new AbortController() };
+    const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), secretNames: secrets.map((s) => s.metadata!.name!), ctx, cancelled: false, finish, fail, stop: new AbortController() };
     for (const job of jobs) {
-      const pod = buildRunnerPod(job, this.opts.pod);
-      const nodeRun: NodeRun = { job, podName: pod.metadata!.name!, created: false, started: false };
+      const pod = buildRunnerPod(job, this.opts.pod, secretOf.get(job.node));
+      const nodeRun: NodeRun = { job, pod, podName: pod.metadata!.name!, created: false, started: false };
       run.nodes.set(job.node, nodeRun);
       run.byPod.set(nodeRun.podName, nodeRun);
     }
@@ -215,9 +219,8 @@ export class KubernetesBackend implements RunnerBackend {
       this.settle(run, n, { node: n.job.node, status: 'cancelled' });
       return;
     }
-    const pod = buildRunnerPod(n.job, this.opts.pod);
     try {
-      await withRetries(() => this.core.createNamespacedPod({ namespace: this.opts.pod.namespace, body: pod }));
+      await withRetries(() => this.core.createNamespacedPod({ namespace: this.opts.pod.namespace, body: n.pod }));
       log?.info({ node: n.job.node, pod: n.podName }, 'runner pod created');
     } catch (err) {
       if (apiErrorCode(err) !== 409) {
@@ -347,10 +350,12 @@ export class KubernetesBackend implements RunnerBackend {
 
   private async cleanUp(run: TraceRun, log: Logger | undefined): Promise<void> {
     const ns = this.opts.pod.namespace;
-    try {
-      await withRetries(() => this.core.deleteNamespacedSecret({ name: runnerSecretName(run.traceId), namespace: ns }));
-    } catch (err) {
-      if (apiErrorCode(err) !== 404) log?.warn({ err: apiErrorMessage(err) }, 'cannot delete the runner Secret; the sweeper will');
+    for (const name of run.secretNames) {
+      try {
+        await withRetries(() => this.core.deleteNamespacedSecret({ name, namespace: ns }));
+      } catch (err) {
+        if (apiErrorCode(err) !== 404) log?.warn({ secret: name, err: apiErrorMessage(err) }, 'cannot delete the runner Secret; the sweeper will');
+      }
     }
     // Pods that ended were deleted as they ended; pods being cancelled are left to their grace period.
     for (const [name, pod] of run.watch?.pods() ?? []) {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { NodeJobSpec } from '../../../contracts/index.ts';
 import {
   buildRunnerPod,
-  buildRunnerSecret,
+  buildRunnerSecrets,
   DEFAULT_RUNNER_POD_CONFIG,
   labelValue,
   runnerPodName,
@@ -103,11 +103,28 @@ test('runner pod: the spec and upload token come only from the Secret file, neve
   const specVolume = pod.spec!.volumes!.find((v) => v.name === 'spec')!;
   assert.equal(specVolume.secret?.secretName, runnerSecretName(j.traceId));
   assert.deepEqual(specVolume.secret?.items, [{ key: specKey('node-a'), path: 'spec.json' }]);
-  const secret = buildRunnerSecret([j, job('node-b')], 'tracejob-runners');
+  const { secrets, secretOf } = buildRunnerSecrets([j, job('node-b')], 'tracejob-runners');
+  assert.equal(secrets.length, 1);
+  const secret = secrets[0]!;
   assert.deepEqual(JSON.parse(secret.stringData![specKey('node-a')]!), j);
   assert.equal(Object.keys(secret.stringData!).length, 2);
   assert.equal(secret.metadata?.name, runnerSecretName(j.traceId));
-  assert.throws(() => buildRunnerSecret([j, job('node-b', 'other')], 'ns'), /two traces/);
+  assert.equal(secretOf.get('node-b'), runnerSecretName(j.traceId));
+  assert.throws(() => buildRunnerSecrets([j, job('node-b', 'other')], 'ns'), /two traces/);
+});
+
+test('Secrets: many nodes spill into further Secrets under the size budget, deterministically', () => {
+  const jobs = Array.from({ length: 50 }, (_, i) => job(`node-${String(i).padStart(2, '0')}`));
+  const one = Buffer.byteLength(JSON.stringify(jobs[0])) + specKey('node-00').length;
+  const { secrets, secretOf } = buildRunnerSecrets(jobs, 'ns', one * 20 + 10);
+  assert.equal(secrets.length, 3);
+  assert.deepEqual(secrets.map((s) => Object.keys(s.stringData!).length), [20, 20, 10]);
+  assert.equal(secretOf.get('node-00'), runnerSecretName(jobs[0]!.traceId, 0));
+  assert.equal(secretOf.get('node-45'), runnerSecretName(jobs[0]!.traceId, 2));
+  assert.deepEqual(buildRunnerSecrets(jobs, 'ns', one * 20 + 10), { secrets, secretOf });
+  const pod = buildRunnerPod(jobs[45]!, config, secretOf.get('node-45'));
+  assert.equal(pod.spec!.volumes!.find((v) => v.name === 'spec')!.secret!.secretName, secretOf.get('node-45'));
+  assert.throws(() => buildRunnerSecrets(jobs, 'ns', 100), /node-00 is \d+ bytes, over the 100-byte Secret budget/);
 });
 
 test('runner pod: host cgroupfs read-only, bpffs and tracefs mounted; output on an emptyDir', () => {

@@ -113,10 +113,14 @@ export function runnerPodName(traceId: string, node: string): string {
   return ['tj', trace, nodePart, hash].filter(Boolean).join('-');
 }
 
-/** `tj-<trace>-<hash>`: the trace's Secret. */
-export function runnerSecretName(traceId: string): string {
-  return ['tj', dnsSafe(traceId, 40), shortHash('secret', traceId)].filter(Boolean).join('-');
+/** `tj-<trace>-<hash>`: the trace's Secret (`-<shard>` appended for the second one on). */
+export function runnerSecretName(traceId: string, shard = 0): string {
+  const base = ['tj', dnsSafe(traceId, 40), shortHash('secret', traceId)].filter(Boolean).join('-');
+  return shard === 0 ? base : `${base}-${shard}`;
 }
+
+/** What one Secret may hold: Kubernetes refuses Secrets over 1 MiB; stay well below. */
+export const MAX_SECRET_DATA_BYTES = 512 * 1024;
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
@@ -148,32 +152,52 @@ export function runnerSelector(traceId?: string): string {
   return traceId === undefined ? base : `${base},${TRACE_ID_LABEL}=${labelValue(traceId)}`;
 }
 
-/** The trace's Secret: one `<node>.json` key per node with that node's NodeJobSpec (upload token included). */
-export function buildRunnerSecret(jobs: readonly NodeJobSpec[], namespace: string): V1Secret {
+/** The trace's Secrets and which one holds each node's spec. */
+export interface RunnerSecrets {
+  secrets: V1Secret[];
+  /** Secret name by node. */
+  secretOf: Map<string, string>;
+}
+
+/**
+ * The trace's Secret: one `<node>.json` key per node with that node's NodeJobSpec (upload token
+ * included). Traces over many nodes spill into further Secrets of at most `maxBytes` each, filled
+ * in job order (the same jobs always give the same Secrets: a restarted scheduler finds them).
+ */
+export function buildRunnerSecrets(jobs: readonly NodeJobSpec[], namespace: string, maxBytes = MAX_SECRET_DATA_BYTES): RunnerSecrets {
   const first = jobs[0];
-  if (!first) throw new Error('buildRunnerSecret: no jobs');
-  const stringData: Record<string, string> = {};
-  for (const job of jobs) {
-    if (job.traceId !== first.traceId) throw new Error(`buildRunnerSecret: jobs of two traces (${first.traceId}, ${job.traceId})`);
-    stringData[specKey(job.node)] = JSON.stringify(job);
-  }
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {
-      name: runnerSecretName(first.traceId),
-      namespace,
-      labels: traceLabels(first.traceId),
-      annotations: { 'tracejob.dev/trace-id': first.traceId },
-    },
-    immutable: false,
-    stringData,
+  if (!first) throw new Error('buildRunnerSecrets: no jobs');
+  const secrets: V1Secret[] = [];
+  const secretOf = new Map<string, string>();
+  let current: { data: Record<string, string>; bytes: number } | undefined;
+  const open = () => {
+    const name = runnerSecretName(first.traceId, secrets.length);
+    const data: Record<string, string> = {};
+    secrets.push({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name, namespace, labels: traceLabels(first.traceId), annotations: { 'tracejob.dev/trace-id': first.traceId } },
+      stringData: data,
+    });
+    current = { data, bytes: 0 };
   };
+  for (const job of jobs) {
+    if (job.traceId !== first.traceId) throw new Error(`buildRunnerSecrets: jobs of two traces (${first.traceId}, ${job.traceId})`);
+    const value = JSON.stringify(job);
+    const key = specKey(job.node);
+    const size = Buffer.byteLength(value) + key.length;
+    if (size > maxBytes) throw new Error(`buildRunnerSecrets: the job spec of node ${job.node} is ${size} bytes, over the ${maxBytes}-byte Secret budget (too many targets on one node?)`);
+    if (!current || current.bytes + size > maxBytes) open();
+    current!.data[key] = value;
+    current!.bytes += size;
+    secretOf.set(job.node, secrets[secrets.length - 1]!.metadata!.name!);
+  }
+  return { secrets, secretOf };
 }
 
 /** The runner pod for one node's job. Pure: same inputs, same pod. */
-export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig): V1Pod {
+export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secretName = runnerSecretName(job.traceId)): V1Pod {
   if (!config.image) throw new Error('buildRunnerPod: config.image is required');
   if (!job.node) throw new Error('buildRunnerPod: job.node is required');
   if (!Number.isInteger(job.durationSeconds) || job.durationSeconds < 1) throw new Error('buildRunnerPod: job.durationSeconds must be a positive integer');
@@ -181,7 +205,7 @@ export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig): V1Pod
     {
       name: 'spec',
       secret: {
-        secretName: runnerSecretName(job.traceId),
+        secretName,
         items: [{ key: specKey(job.node), path: 'spec.json' }],
         defaultMode: 0o400,
       },
