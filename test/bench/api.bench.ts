@@ -1,0 +1,191 @@
+/**
+ * API benchmark. In one run, against the same real redis-server (AOF on, appendfsync everysec):
+ *  1. raw BullMQ Queue.add throughput with N adds in flight (the reference);
+ *  2. POST /v1/traces throughput and latency p50/p99 with autocannon (N connections), the API
+ *     alone (no scheduler, so nothing runs the queued traces);
+ *  3. POST → first event of a local exec trace in the all-in-one mode (real runner, real BPF): the
+ *     wall-clock timestamp of the first event the runner saw minus the time of the POST, for a
+ *     workload that execs continuously.
+ * Targets: POST ≥ 50 % of raw Queue.add; POST → first event < 500 ms.
+ * Usage: npm run bench:api -- [--json] [--seconds 5] [--connections 32] [--skip-trace]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { buildApp } from '../../api/src/app.ts';
+import { loadConfig } from '../../api/src/config.ts';
+import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
+import { TracejobMetrics } from '../../api/src/metrics.ts';
+import { startRedisServer } from '../../api/src/redis-server-process.ts';
+import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { startAllInOne } from '../../cli/serve.ts';
+import { LocalBackend } from '../../scheduler/src/local/local-backend.ts';
+import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
+import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath } from '../support/cgroups.ts';
+
+const argv = process.argv.slice(2);
+const json = argv.includes('--json');
+const arg = (name: string, fallback: number) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const seconds = arg('--seconds', 5);
+const connections = arg('--connections', 32);
+const log = (...a: unknown[]) => {
+  if (!json) console.error(...a);
+};
+
+async function rawQueueAdd(url: string): Promise<number> {
+  const conn = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const queue = new Queue('bench-raw', { connection: conn, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  await queue.waitUntilReady();
+  let done = 0;
+  let n = 0;
+  const end = Date.now() + seconds * 1000;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < end) {
+        n += 1;
+        await queue.add('trace', { traceId: `raw-${n}` }, { jobId: `raw-${n}` });
+        done += 1;
+      }
+    }),
+  );
+  const rate = done / ((Date.now() - started) / 1000);
+  await queue.obliterate({ force: true });
+  await queue.close();
+  conn.disconnect();
+  return rate;
+}
+
+async function postThroughput(url: string, dataDir: string) {
+  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: url, PORT: '0', LOG_LEVEL: 'warn', MAX_QUEUED_TRACES: '100000000', NODE_NAME: 'bench-node' });
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const queueConn = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const queue = createTraceQueue(queueConn);
+  const metrics = new TracejobMetrics(() => queueDepth(queue));
+  const backend = new LocalBackend({ redis, nodeName: 'bench-node', dataDir, runnerCommand: config.runnerCommand, graceSeconds: 5, logger: pino({ level: 'silent' }) });
+  const app = await buildApp(
+    {
+      config,
+      redis,
+      queue,
+      queueDepth: () => queueDepth(queue),
+      traces: new TraceStore(redis, config.retentionSeconds),
+      results: new FsResultStore(dataDir),
+      gadgets: await loadGadgetCatalogue(),
+      metrics,
+      checkTarget: (t) => backend.checkTarget(t),
+    },
+    pino({ level: 'warn' }),
+  );
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ gadget: 'exec', durationSeconds: 5, target: { pids: [process.pid] } }),
+  });
+  await app.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  queueConn.disconnect();
+  redis.disconnect();
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function postToFirstEvent(runs: number): Promise<number[] | string> {
+  const skip = kernelTestSkipReason();
+  if (skip) return `skipped: ${skip}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-bench-aio-'));
+  const server = await startAllInOne(loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', NODE_NAME: 'bench-node' }), pino({ level: 'silent' }));
+  const cg = createTestCgroup(uniqueCgroupPath('bench'));
+  const workload = cg.spawn('/bin/sh', ['-c', 'while :; do /bin/true; sleep 0.002; done']);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < runs; i += 1) {
+      const postedNs = BigInt(Date.now()) * 1_000_000n;
+      const res = await fetch(`${server.url}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ gadget: 'exec', durationSeconds: 2, target: { cgroupPaths: [cg.relPath] } }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      let status = 'queued';
+      for (let t = 0; t < 300 && !['succeeded', 'partial', 'failed', 'cancelled'].includes(status); t += 1) {
+        await sleep(100);
+        status = ((await (await fetch(`${server.url}/v1/traces/${id}`)).json()) as { status: string }).status;
+      }
+      const page = (await (await fetch(`${server.url}/v1/traces/${id}/events?limit=1`)).json()) as { items: { timestamp: number }[] };
+      const first = page.items[0];
+      if (status !== 'succeeded' || !first) {
+        log(`trace ${id}: ${status}, no events`);
+        continue;
+      }
+      // events.ndjson is in arrival order; the first line is the first event seen.
+      out.push(Number(BigInt(Math.round(first.timestamp)) - postedNs) / 1e6);
+      log(`run ${i + 1}: POST → first event ${out.at(-1)!.toFixed(0)} ms`);
+    }
+  } finally {
+    workload.kill('SIGKILL');
+    await cg.destroy();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'tracejob-bench-api-'));
+const redis = await startRedisServer({ dir: join(dir, 'redis'), appendfsync: 'everysec' });
+try {
+  log(`raw Queue.add: ${connections} in flight for ${seconds}s…`);
+  const raw = await rawQueueAdd(redis.url);
+  log(`  ${raw.toFixed(0)} adds/s`);
+  log(`POST /v1/traces: autocannon ${connections} connections for ${seconds}s…`);
+  const post = await postThroughput(redis.url, dir);
+  log(`  ${post.rps.toFixed(0)} req/s, p50 ${post.p50} ms, p99 ${post.p99} ms, non-2xx ${post.non2xx}`);
+  const firstEvent = argv.includes('--skip-trace') ? 'skipped: --skip-trace' : await postToFirstEvent(3);
+  const ratio = post.rps / raw;
+  const fe = Array.isArray(firstEvent) ? { medianMs: median(firstEvent), runsMs: firstEvent.map((x) => Math.round(x)) } : { skipped: firstEvent };
+  const report = {
+    bench: 'api',
+    seconds,
+    connections,
+    rawQueueAddPerSec: Math.round(raw),
+    postPerSec: Math.round(post.rps),
+    postLatencyMs: { p50: post.p50, p99: post.p99 },
+    postNon2xx: post.non2xx,
+    ratio: Number(ratio.toFixed(3)),
+    ratioTarget: 0.5,
+    ratioOk: ratio >= 0.5,
+    postToFirstEvent: fe,
+    postToFirstEventTargetMs: 500,
+    postToFirstEventOk: Array.isArray(firstEvent) ? median(firstEvent) < 500 : null,
+  };
+  console.log(JSON.stringify(report));
+} finally {
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
