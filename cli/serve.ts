@@ -11,6 +11,7 @@ import { buildApp } from '../api/src/app.ts';
 import { loadAuthConfig } from '../api/src/auth/auth-config-loader.ts';
 import { assertAuthConfigSafe } from '../api/src/auth/listen-safety.ts';
 import { securityOptionsFor, tracejobSecurity } from '../api/src/auth/security-plugin.ts';
+import { SLACK_ROUTE } from '../api/src/chatops/slack-plugin.ts';
 import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../api/src/config.ts';
 import { loadGadgetCatalogue } from '../api/src/gadget-catalogue.ts';
 import { TracejobMetrics } from '../api/src/metrics.ts';
@@ -69,7 +70,7 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
   );
   const auth = loadAuthConfig(process.env);
   assertAuthConfigSafe({ host: config.host, auth }, logger);
-  await app.register(tracejobSecurity, securityOptionsFor({ config, redis: apiRedis, traces }, auth));
+  await app.register(tracejobSecurity, securityOptionsFor({ config, redis: apiRedis, traces }, auth, { publicRoutes: [SLACK_ROUTE] }));
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -20,6 +20,7 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 import type { ResultStore } from './store/result-store.ts';
+import { registerUserFacingPlugins } from './watch/user-facing-plugins.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -69,5 +70,6 @@ export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logg
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
   registerUploadRoutes(app, deps);
+  await registerUserFacingPlugins(app, deps);
   return app;
 }

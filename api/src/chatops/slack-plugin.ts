@@ -23,6 +23,9 @@ import { grantOf, type SlackConfig, type SlackScope } from './chatops-config.ts'
 import { parseSlackCommand, slackHelp, type SlackCommand } from './slack-command-parser.ts';
 import { describeTarget, ephemeral, traceEndMessage, traceProgressMessage, type SlackMessage, type TraceFacts, type TraceLinks } from './slack-messages.ts';
 
+/** The slash-command route; it authenticates by Slack's signature, not by a bearer token. */
+export const SLACK_ROUTE = '/v1/chatops/slack';
+
 export interface SlackChatopsOptions {
   config: Readonly<SlackConfig>;
   redis: Redis;
@@ -103,7 +106,7 @@ export default async function slackChatops(app: FastifyInstance, opts: SlackChat
   }
 
   app.post(
-    '/v1/chatops/slack',
+    SLACK_ROUTE,
     { schema: { summary: 'Slack slash command (signed form post from Slack)', tags: ['chatops'], hide: false } },
     async (req, reply) => {
       if (!config.signingSecret) {
