@@ -51,6 +51,9 @@ test('retries 503 and 429 (honouring Retry-After), then succeeds', async () => {
   assert.equal(retries[1]!.delayMs, 1000, 'Retry-After: 1 waits a second');
   assert.ok(Date.now() - started >= 1000);
   assert.equal((await untarGz(s.received[2]!.body)).size, 2, 'the retried body is complete');
+  const ids = s.received.map((r) => r.headers['upload-id']);
+  assert.match(String(ids[0]), /^[0-9a-f-]{36}$/, 'each upload carries an Upload-Id');
+  assert.deepEqual(ids, [ids[0], ids[0], ids[0]], 'retries repeat the same Upload-Id, so the API accepts them as the same upload');
 });
 
 test('gives up after the attempts, saying why; a 4xx is not retried', async () => {

@@ -2,7 +2,10 @@
  * PUTs the node result (a streamed tar.gz) to the API's upload endpoint with the node's bearer
  * token. Network errors, 429 and 5xx are retried with exponential backoff and full jitter (honouring
  * Retry-After); any other 4xx is final. The files stay on disk whatever happens.
+ * Every attempt carries the same `Upload-Id`, so the API accepts a retry of an upload whose answer
+ * was lost instead of refusing it as a second upload (409).
  */
+import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -14,6 +17,8 @@ export interface UploadOptions {
   url: string;
   token: string;
   files: readonly string[];
+  /** Identifies this upload across its attempts (default: a random UUID per uploadResult call). */
+  uploadId?: string;
   /** Attempts in all (default 5). */
   attempts?: number;
   /** Delay before the first retry, doubled each time, full jitter (default 500 ms). */
@@ -65,9 +70,10 @@ export async function uploadResult(opts: UploadOptions): Promise<UploadResult> {
       throw new UploadFailedError(`cannot read the result file ${file}: ${(err as Error).message}`, 0);
     }
   }
+  const uploadId = opts.uploadId ?? randomUUID();
   let last: AttemptOutcome | undefined;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
-    last = await attemptUpload(opts);
+    last = await attemptUpload(opts, uploadId);
     if (last.ok) return { status: last.status!, attempts: attempt, bytes: last.bytes };
     if (!last.retryable) {
       throw new UploadFailedError(`upload to ${redactUrl(opts.url)} refused: ${last.reason}`, attempt, last.status);
@@ -95,7 +101,7 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function attemptUpload(opts: UploadOptions): Promise<AttemptOutcome> {
+function attemptUpload(opts: UploadOptions, uploadId: string): Promise<AttemptOutcome> {
   const url = new URL(opts.url);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
@@ -112,6 +118,7 @@ function attemptUpload(opts: UploadOptions): Promise<AttemptOutcome> {
         authorization: `Bearer ${opts.token}`,
         'content-type': 'application/gzip',
         'transfer-encoding': 'chunked',
+        'upload-id': uploadId,
       },
       timeout: opts.timeoutMs ?? 60_000,
     });
