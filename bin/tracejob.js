@@ -6,10 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Imports a module of the project: the compiled one from dist/ when built, else the TypeScript through tsx. */
+/**
+ * Imports a module of the project: the compiled one from dist/ when built, else the TypeScript
+ * through tsx. TRACEJOB_FROM_SOURCE=1 forces the source (the test runner sets it, so tests never
+ * exercise a stale dist/).
+ */
 async function load(rel) {
   const built = new URL(`../dist/${rel}.js`, import.meta.url);
-  if (existsSync(fileURLToPath(built))) return import(built.href);
+  if (process.env.TRACEJOB_FROM_SOURCE !== '1' && existsSync(fileURLToPath(built))) return import(built.href);
   const { register } = await import('tsx/esm/api');
   register();
   return import(new URL(`../${rel}.ts`, import.meta.url).href);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every *.test.ts of the project with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [path-substring ...]
+// Tests always exercise the TypeScript source (TRACEJOB_FROM_SOURCE=1), never a possibly stale dist/.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -30,6 +31,6 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],
-  { cwd: root, stdio: 'inherit' },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, TRACEJOB_FROM_SOURCE: '1' } },
 );
 process.exit(result.status ?? 1);

@@ -33,6 +33,8 @@ export interface AppDeps {
   metrics: TracejobMetrics;
   /** Synchronous target check where the API can know (local backend): throws NoMatchingTargetError. */
   checkTarget?: (target: TraceTarget) => Promise<void>;
+  /** false: the caller registers the watch, callback, Slack and /ui plugins itself (their own tests). Default true. */
+  userFacingPlugins?: boolean;
 }
 
 export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'] = false): Promise<FastifyInstance> {
@@ -70,6 +72,6 @@ export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logg
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
   registerUploadRoutes(app, deps);
-  await registerUserFacingPlugins(app, deps);
+  if (deps.userFacingPlugins !== false) await registerUserFacingPlugins(app, deps);
   return app;
 }

@@ -17,7 +17,6 @@ import { REPO_ROOT, TRACEJOB_BIN, startTracejobServer, type TracejobServer } fro
 const kernelSkip = kernelTestSkipReason();
 let server: TracejobServer;
 let cgroup: TestCgroup | undefined;
-let watchSkip: string | undefined;
 let workDir: string;
 
 interface CliRun {
@@ -49,7 +48,6 @@ async function waitEnded(id: string): Promise<string> {
 before(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'tracejob-cli-'));
   server = await startTracejobServer();
-  if (!(await server.hasWatch())) watchSkip = 'GET /v1/traces/:id/watch is not wired into the app yet (registerUserFacingPlugins)';
   if (!kernelSkip) {
     cgroup = createTestCgroup(uniqueCgroupPath('cli'));
     // Something to see: a shell that execs /bin/true five times a second.
@@ -112,8 +110,7 @@ describe('without a kernel trace', () => {
 describe('real traces', { skip: kernelSkip }, () => {
   let finishedId = '';
 
-  test('run --wait: live progress on stderr, a summary table on stdout, exit 0', async (t) => {
-    if (watchSkip) return t.skip(watchSkip);
+  test('run --wait: live progress on stderr, a summary table on stdout, exit 0', async () => {
     const r = await cli('run', 'exec', '--cgroup', cgroup!.relPath, '-d', '2s', '--wait');
     assert.equal(r.code, 0, `${r.stderr}\n${server.output().slice(-2000)}`);
     const id = /^trace ([0-9a-f-]{36}) queued$/m.exec(r.stderr)?.[1];
@@ -169,8 +166,7 @@ describe('real traces', { skip: kernelSkip }, () => {
     assert.ok(statSync(file).size > 100);
   });
 
-  test('events --follow prints the events once the node reports, exits with the trace', async (t) => {
-    if (watchSkip) return t.skip(watchSkip);
+  test('events --follow prints the events once the node reports, exits with the trace', async () => {
     const started = await cli('run', 'exec', '--cgroup', cgroup!.relPath, '-d', '2s');
     const id = started.stdout.trim();
     const r = await cli('events', id, '--follow', '-o', 'json');
@@ -202,8 +198,7 @@ describe('real traces', { skip: kernelSkip }, () => {
     assert.equal((await cli('get', id)).code, 1);
   });
 
-  test('run --wait of a trace that is cancelled exits 1', async (t) => {
-    if (watchSkip) return t.skip(watchSkip);
+  test('run --wait of a trace that is cancelled exits 1', async () => {
     const pending = cli('run', 'exec', '--cgroup', cgroup!.relPath, '-d', '7s', '--wait');
     let id: string | undefined;
     for (let i = 0; i < 100 && !id; i += 1) {

@@ -3,7 +3,6 @@
  * loopback port with its own DATA_DIR (and its own private redis-server), stopped at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,6 @@ export interface TracejobServer {
   /** Server output so far (stderr + stdout), for failure messages. */
   output(): string;
   /** Whether GET /v1/traces/:id/watch is served (the user-facing plugins are wired in). */
-  hasWatch(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -69,11 +67,6 @@ export async function startTracejobServer(env: Record<string, string> = {}): Pro
     url,
     dataDir,
     output: () => out,
-    async hasWatch() {
-      const res = await fetch(`${url}/v1/traces/${randomUUID()}/watch`);
-      const body = (await res.json()) as { message?: string };
-      return !String(body.message).startsWith('no route');
-    },
     async close() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

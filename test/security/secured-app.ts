@@ -16,7 +16,6 @@ import { loadConfig, type Config } from '../../api/src/config.ts';
 import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
 import { TracejobMetrics } from '../../api/src/metrics.ts';
 import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
-import traceWatch from '../../api/src/watch/watch-plugin.ts';
 import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
@@ -47,7 +46,6 @@ export async function startSecuredApp(
   const results = new FsResultStore(dataDir);
   const metrics = new TracejobMetrics(() => queueDepth(queue));
   const app = await buildApp({ config, redis: client, queue, queueDepth: () => queueDepth(queue), traces, results, gadgets: await loadGadgetCatalogue(), metrics });
-  await app.register(traceWatch, { traces, results, pollMs: 50, heartbeatMs: 1000 });
   const audit: Record<string, unknown>[] = [];
   const sink = { info: (obj: object) => void audit.push(obj as Record<string, unknown>) };
   await app.register(tracejobSecurity, securityOptionsFor({ config, redis: client, traces }, auth, { auditSink: sink, ...(opts.reviewer ? { reviewer: opts.reviewer } : {}) }));

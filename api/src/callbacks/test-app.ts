@@ -36,7 +36,7 @@ export async function buildUnreadyApp(env: Record<string, string> = {}): Promise
   const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: 1 }));
   const results = new FsResultStore(dataDir);
   const metrics = new TracejobMetrics(() => queueDepth(queue));
-  const app = await buildApp({ config, redis: client, queue, queueDepth: () => queueDepth(queue), traces, results, gadgets: await loadGadgetCatalogue(), metrics });
+  const app = await buildApp({ config, redis: client, queue, queueDepth: () => queueDepth(queue), traces, results, gadgets: await loadGadgetCatalogue(), metrics, userFacingPlugins: false });
   return {
     app,
     config,
