@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { NodePlan } from './backend.ts';
 import { isTerminal, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
+import { evalScript } from './redis-script.ts';
 
 export interface NodeResultCounts {
   events: number;
@@ -161,8 +162,7 @@ export class TraceStore {
   ): Promise<CreateOutcome> {
     const idemKey = idempotency ? `tj:idem:${requestHash(idempotency.key)}` : 'tj:idem:-';
     const ttl = this.retentionSeconds + 24 * 3600;
-    const out = (await this.redis.eval(
-      CREATE,
+    const out = (await evalScript(this.redis, CREATE,
       3,
       idemKey,
       this.key(id),
@@ -198,20 +198,20 @@ export class TraceStore {
 
   /** queued → running (no-op when already running); returns the status after, undefined if gone. */
   async markRunning(id: string, now = new Date()): Promise<TraceStatus | undefined> {
-    const out = (await this.redis.eval(MARK_RUNNING, 1, this.key(id), now.toISOString())) as string | null;
+    const out = (await evalScript(this.redis, MARK_RUNNING, 1, this.key(id), now.toISOString())) as string | null;
     return (out ?? undefined) as TraceStatus | undefined;
   }
 
   /** Sets the final status unless the trace is already terminal; returns the status it ends with. */
   async finish(id: string, status: TraceStatus, error?: string, now = new Date()): Promise<TraceStatus | undefined> {
     if (!isTerminal(status)) throw new Error(`finish: ${status} is not a final status`);
-    const out = (await this.redis.eval(FINISH, 1, this.key(id), status, now.toISOString(), String(this.retentionSeconds), error ?? '')) as string | null;
+    const out = (await evalScript(this.redis, FINISH, 1, this.key(id), status, now.toISOString(), String(this.retentionSeconds), error ?? '')) as string | null;
     return (out ?? undefined) as TraceStatus | undefined;
   }
 
   /** Cancels a queued trace at once; marks a running one for cancellation and tells the schedulers. */
   async requestCancel(id: string, now = new Date()): Promise<CancelOutcome> {
-    const out = (await this.redis.eval(CANCEL, 1, this.key(id), now.toISOString(), String(this.retentionSeconds))) as string;
+    const out = (await evalScript(this.redis, CANCEL, 1, this.key(id), now.toISOString(), String(this.retentionSeconds))) as string;
     if (out === 'missing') return { kind: 'missing' };
     if (out === 'cancelled') return { kind: 'cancelled' };
     if (out === 'requested') {
@@ -253,7 +253,7 @@ export class TraceStore {
 
   /** Records a node's uploaded result; false when the trace does not exist (any more). */
   async putNodeResult(id: string, node: string, counts: NodeResultCounts): Promise<boolean> {
-    const out = await this.redis.eval(PUT_RESULT, 1, this.key(id), `result:${node}`, JSON.stringify(counts));
+    const out = await evalScript(this.redis, PUT_RESULT, 1, this.key(id), `result:${node}`, JSON.stringify(counts));
     return out === 1;
   }
 

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { isTerminal } from '../../../contracts/index.ts';
 import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
 import type { TraceReader } from '../watch/trace-progress.ts';
+import { evalScript } from '../../../scheduler/src/redis-script.ts';
 
 export interface PendingNotice {
   traceId: string;
@@ -121,7 +122,7 @@ export class CompletionNotifier {
           await redis.zadd(key, 'XX', now + this.pollMs, member);
           continue;
         }
-        const claimed = (await redis.eval(CLAIM, 1, key, member, String(now), String(now + this.leaseMs))) === 1;
+        const claimed = (await evalScript(redis, CLAIM, 1, key, member, String(now), String(now + this.leaseMs))) === 1;
         if (!claimed) continue;
         const p = this.deliverOnce(member, notice, trace).finally(() => this.inflight.delete(p));
         this.inflight.add(p);

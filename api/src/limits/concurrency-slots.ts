@@ -7,6 +7,7 @@
  * Single Redis instance only (the script reads trace keys it is not given).
  */
 import type { Redis } from 'ioredis';
+import { evalScript } from '../../../scheduler/src/redis-script.ts';
 
 /** Lua: drops expired members and members whose trace ended or is gone from the sorted set `key`. */
 const PRUNE = `
@@ -75,8 +76,7 @@ export class ConcurrencySlots {
    */
   async acquire(scopes: readonly SlotScope[], member: string, ttlMs: number, nowMs = Date.now()): Promise<SlotDecision> {
     if (scopes.length === 0) return { ok: true };
-    const out = (await this.redis.eval(
-      ACQUIRE,
+    const out = (await evalScript(this.redis, ACQUIRE,
       scopes.length,
       ...scopes.map((s) => this.k(s.key)),
       String(nowMs),
@@ -92,7 +92,7 @@ export class ConcurrencySlots {
   /** Turns reservation `r:<id>` into the trace id it became, kept until the trace ends (or `ttlMs`). */
   async commit(scopes: readonly SlotScope[], reservation: string, traceId: string, ttlMs: number, nowMs = Date.now()): Promise<void> {
     if (scopes.length === 0) return;
-    await this.redis.eval(COMMIT, scopes.length, ...scopes.map((s) => this.k(s.key)), reservation, traceId, String(nowMs + ttlMs), '0');
+    await evalScript(this.redis, COMMIT, scopes.length, ...scopes.map((s) => this.k(s.key)), reservation, traceId, String(nowMs + ttlMs), '0');
   }
 
   async release(scopes: readonly SlotScope[], member: string): Promise<void> {
@@ -104,6 +104,6 @@ export class ConcurrencySlots {
 
   /** Members currently holding a slot in `scope` (after pruning ended traces). */
   async active(scope: string, nowMs = Date.now()): Promise<number> {
-    return (await this.redis.eval(COUNT, 1, this.k(scope), String(nowMs))) as number;
+    return (await evalScript(this.redis, COUNT, 1, this.k(scope), String(nowMs))) as number;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RateLimitPolicy } from '../auth/access-policy.ts';
+import { evalScript } from '../../../scheduler/src/redis-script.ts';
 
 const TAKE = `
 local limit = tonumber(ARGV[1])
@@ -45,7 +46,7 @@ export class RateLimiter {
     const index = Math.floor(nowMs / windowMs);
     const elapsed = nowMs - index * windowMs;
     const key = (i: number) => `${this.prefix}:${caller}:${i}`;
-    const [ok, cur, prev] = (await this.redis.eval(TAKE, 2, key(index), key(index - 1), String(policy.requests), String(windowMs), String(elapsed))) as [number, number, number];
+    const [ok, cur, prev] = (await evalScript(this.redis, TAKE, 2, key(index), key(index - 1), String(policy.requests), String(windowMs), String(elapsed))) as [number, number, number];
     if (ok === 1) return { allowed: true, remaining: Math.max(0, Math.floor(policy.requests - cur - (prev * (windowMs - elapsed)) / windowMs)) };
     const waitMs = waitForNextRequestMs(policy.requests, windowMs, elapsed, cur, prev);
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
