@@ -17,7 +17,8 @@ import { InvalidTargetError } from '../../scheduler/src/kubernetes/resolve-targe
 import { buildRunnerPod, buildRunnerSecrets, DEFAULT_RUNNER_POD_CONFIG, runnerSelector, type RunnerPodConfig } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
-import { controlPlaneSkipReason, repoRoot } from './control-plane.ts';
+import { controlPlaneSkipReason, repoRoot, serviceAccountToken } from './control-plane.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 import { TestKubelet } from './test-kubelet.ts';
 import { UploadReceiver } from './upload-receiver.ts';
 import { createWorkloadPods, waitFor } from './workload-pods.ts';
@@ -51,7 +52,7 @@ before(async () => {
       { name: 'node-a', runtime: 'containerd', cgroupDriver: 'systemd' },
       { name: 'node-b', runtime: 'cri-o', cgroupDriver: 'systemd' },
       { name: 'node-c', runtime: 'docker', cgroupDriver: 'cgroupfs' },
-      { name: 'node-pull', imagePullFails: true },
+      { name: 'node-pull', failImagePulls: ['tracejob-runner:test'] },
       { name: 'node-gone', unserved: true },
     ],
     mapRunnerCommand: (argv) => (argv[0] === 'tracejob-runner' ? [process.execPath, join(repoRoot, 'bin', 'tracejob-runner.js'), ...argv.slice(1)] : argv),
@@ -276,23 +277,31 @@ test('a scheduler restarted mid-trace adopts the runner pods: no duplicate, trac
   }
 });
 
-test('the trace completes across watch reconnects (1 s server timeouts, a dropped connection)', { skip: kernelSkip }, async () => {
-  const backend = new KubernetesBackend(backendOptions({ watchTimeoutSeconds: 1 }));
+test('the trace completes across watch reconnects: 1 s server timeouts and a network partition', { skip: kernelSkip }, async () => {
+  // The scheduler reaches the apiserver through a proxy that can cut the network.
+  const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.cp.server).port) });
+  await proxy.start();
+  const token = await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-scheduler');
+  const backend = new KubernetesBackend(backendOptions({ watchTimeoutSeconds: 1, kubeConfig: cluster.cp.kubeConfigWithToken(token, `https://127.0.0.1:${proxy.port}`) }));
   try {
     const id = traceId();
     const plans = await backend.resolveTargets({ namespace: 'shop', labelSelector: 'app=web' });
     const ctx = context();
-    const run = backend.run(jobsFor(id, plans, 4), ctx);
+    const run = backend.run(jobsFor(id, plans, 5), ctx);
     await waitFor(() => ctx.running.length > 0, 30_000, 'a runner running');
-    backend.dropWatchConnection(id);
+    proxy.partition();
     await sleep(1500);
+    proxy.heal();
+    await sleep(500);
     const stats = backend.watchStats(id);
     const outcomes = await run;
     assert.deepEqual(outcomes.map((o) => o.status), ['succeeded', 'succeeded']);
     assert.ok(stats && stats.reconnects >= 2, `reconnects: ${JSON.stringify(stats)}`);
+    assert.ok(stats.errors >= 1, `the partition was felt: ${JSON.stringify(stats)}`);
     await assertAllGone(id);
   } finally {
     await backend.close();
+    await proxy.stop();
   }
 });
 

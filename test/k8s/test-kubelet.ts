@@ -32,8 +32,8 @@ export interface TestNode {
   runtime?: TestRuntime;
   cgroupDriver?: TestCgroupDriver;
   labels?: Record<string, string>;
-  /** Image pulls fail on this node: pods stay Pending with ErrImagePull. */
-  imagePullFails?: boolean;
+  /** Images whose pulls fail on this node: their pods stay Pending with ImagePullBackOff. */
+  failImagePulls?: string[];
   /** Registered as a Node, but no kubelet serves it (pods stay Pending with no status). */
   unserved?: boolean;
 }
@@ -254,10 +254,11 @@ export class TestKubelet {
     }
     if (this.pods.has(key)) return;
     if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
-    if (node.imagePullFails) {
+    const failing = (pod.spec?.containers ?? []).filter((c) => c.image && node.failImagePulls?.includes(c.image));
+    if (failing.length > 0) {
       await this.updateStatus(pod, (s) => {
         s.phase = 'Pending';
-        s.containerStatuses = (pod.spec?.containers ?? []).map((c) => ({
+        s.containerStatuses = failing.map((c) => ({
           name: c.name,
           image: c.image ?? '',
           imageID: '',

@@ -115,11 +115,6 @@ export class KubernetesBackend implements RunnerBackend {
     return this.runs.get(traceId)?.watch?.stats;
   }
 
-  /** Ends the trace's current watch request (as a dropped connection would); for tests. */
-  dropWatchConnection(traceId: string): void {
-    this.runs.get(traceId)?.watch?.reconnectNow();
-  }
-
   async resolveTargets(target: TraceTarget): Promise<NodePlan[]> {
     if (!isKubernetesTarget(target)) {
       throw new InvalidTargetError('target.namespace', 'the kubernetes backend needs target.namespace (containerIds, pids and cgroupPaths are for the local backend)');

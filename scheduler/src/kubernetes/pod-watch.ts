@@ -35,12 +35,14 @@ export interface PodWatchStats {
   reconnects: number;
   /** 410 Gone answers that made the watch list again. */
   gone: number;
+  /** Failed requests (network, apiserver errors) the watch recovered from. */
+  errors: number;
 }
 
 class GoneError extends Error {}
 
 export class PodWatch {
-  readonly stats: PodWatchStats = { lists: 0, watches: 0, reconnects: 0, gone: 0 };
+  readonly stats: PodWatchStats = { lists: 0, watches: 0, reconnects: 0, gone: 0, errors: 0 };
   private readonly core: CoreV1Api;
   private readonly watch: Watch;
   private readonly known = new Map<string, V1Pod>();
@@ -128,14 +130,14 @@ export class PodWatch {
           try {
             await this.list();
           } catch (listErr) {
-            this.opts.onRecoverableError?.(listErr);
+            this.recovered(listErr);
             this.resourceVersion = undefined;
             await this.pause(delay);
             delay = Math.min(delay * 2, 5000);
           }
           continue;
         }
-        this.opts.onRecoverableError?.(err);
+        this.recovered(err);
         await this.pause(delay);
         delay = Math.min(delay * 2, 5000);
       }
@@ -144,13 +146,18 @@ export class PodWatch {
         try {
           await this.list();
         } catch (err) {
-          this.opts.onRecoverableError?.(err);
+          this.recovered(err);
           await this.pause(delay);
           continue;
         }
       }
       this.stats.reconnects += 1;
     }
+  }
+
+  private recovered(err: unknown): void {
+    this.stats.errors += 1;
+    this.opts.onRecoverableError?.(err);
   }
 
   private pause(ms: number): Promise<void> {
