@@ -61,14 +61,17 @@ before(async () => {
     nodes: [
       { name: 'node-1', runtime: 'containerd', cgroupDriver: 'systemd' },
       { name: 'node-2', runtime: 'cri-o', cgroupDriver: 'cgroupfs' },
+      // The runner image cannot be pulled on this one: its runner pod stays Pending.
+      { name: 'node-3', runtime: 'containerd', cgroupDriver: 'systemd', failImagePulls: ['tracejob-runner:e2e'] },
     ],
     mapRunnerCommand: (argv) => (argv[0] === 'tracejob-runner' ? [process.execPath, join(repoRoot, 'bin', 'tracejob-runner.js'), ...argv.slice(1)] : argv),
   });
   await kubelet.start();
   await createWorkloadPods(cluster.admin, 'shop', [
-    { name: 'web-1', node: 'node-1', labels: { app: 'web' }, containers: ['nginx'] },
+    { name: 'web-1', node: 'node-1', labels: { app: 'web', tier: 'front' }, containers: ['nginx'] },
     { name: 'web-2', node: 'node-2', labels: { app: 'web' }, containers: ['nginx'] },
     { name: 'db-1', node: 'node-1', labels: { app: 'db' }, containers: ['postgres'] },
+    { name: 'cache-3', node: 'node-3', labels: { app: 'cache', tier: 'front' }, containers: ['redis'] },
   ]);
 
   redis = await startTestRedis();
@@ -101,7 +104,7 @@ before(async () => {
   backend = new KubernetesBackend({
     kubeConfig: cluster.scheduler,
     pod: { ...DEFAULT_RUNNER_POD_CONFIG, image: 'tracejob-runner:e2e', graceSeconds: 30, terminationGraceSeconds: 10 },
-    startTimeoutSeconds: 30,
+    startTimeoutSeconds: 5,
     limits: { perNode: 2, total: 50 },
   });
   worker = new TraceWorker({
@@ -132,6 +135,32 @@ after(async () => {
   await cluster?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
+
+type TraceView = { status: string; error?: string; nodes: Array<{ node: string; status: string; events: number; error?: string }> };
+
+async function view(id: string): Promise<TraceView> {
+  return (await (await fetch(`${url}/v1/traces/${id}`)).json()) as TraceView;
+}
+
+async function ended(id: string, timeoutMs = 90_000): Promise<TraceView> {
+  return waitFor(async () => {
+    const t = await view(id);
+    return ['succeeded', 'partial', 'failed', 'cancelled'].includes(t.status) ? t : undefined;
+  }, timeoutMs, `trace ${id} to end`);
+}
+
+async function noRunnerObjectsLeft(): Promise<void> {
+  const core = cluster.admin.makeApiClient(CoreV1Api);
+  await waitFor(
+    async () => {
+      const pods = await core.listNamespacedPod({ namespace: 'tracejob-runners', labelSelector: runnerSelector() });
+      const secrets = await core.listNamespacedSecret({ namespace: 'tracejob-runners', labelSelector: runnerSelector() });
+      return pods.items.length === 0 && secrets.items.length === 0;
+    },
+    15_000,
+    'every runner pod and Secret gone',
+  );
+}
 
 async function post(body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -188,4 +217,34 @@ test('POST with a target that matches no running pod is a 422 naming it', { skip
   assert.equal(status, 422);
   assert.equal(json.field, 'target');
   assert.match(json.message as string, /no running pod matches namespace "shop", labelSelector "app=nothing"/);
+});
+
+test('one node whose runner pod stays Pending: the trace is partial, with the reason', { skip }, async () => {
+  const { status, json } = await post({ gadget: 'exec', durationSeconds: 3, target: { namespace: 'shop', labelSelector: 'tier=front' } });
+  assert.equal(status, 202, JSON.stringify(json));
+  const trace = await ended(json.id as string);
+  assert.equal(trace.status, 'partial', JSON.stringify(trace));
+  const byNode = new Map(trace.nodes.map((n) => [n.node, n]));
+  assert.equal(byNode.get('node-1')?.status, 'succeeded');
+  assert.ok((byNode.get('node-1')?.events ?? 0) > 0);
+  assert.equal(byNode.get('node-3')?.status, 'failed');
+  assert.match(byNode.get('node-3')?.error ?? '', /still Pending after 5s on node node-3: ImagePullBackOff/);
+  await noRunnerObjectsLeft();
+});
+
+test('DELETE mid-trace cancels: runner pods deleted, runners upload what they saw, trace cancelled', { skip }, async () => {
+  const { status, json } = await post({ gadget: 'exec', durationSeconds: 120, target: { namespace: 'shop', labelSelector: 'app=web' } });
+  assert.equal(status, 202);
+  const id = json.id as string;
+  await waitFor(async () => (await view(id)).nodes.filter((n) => n.status === 'running').length === 2, 60_000, 'both runners running');
+  await new Promise((r) => setTimeout(r, 2000));
+  const started = Date.now();
+  const del = await fetch(`${url}/v1/traces/${id}`, { method: 'DELETE' });
+  assert.equal(del.status, 202);
+  const trace = await ended(id, 60_000);
+  assert.equal(trace.status, 'cancelled');
+  assert.ok(Date.now() - started < 30_000, 'cancelled well before the 120 s duration');
+  assert.deepEqual(trace.nodes.map((n) => n.status), ['cancelled', 'cancelled']);
+  assert.ok(trace.nodes.some((n) => n.events > 0), `what the runners saw was uploaded: ${JSON.stringify(trace.nodes)}`);
+  await noRunnerObjectsLeft();
 });
