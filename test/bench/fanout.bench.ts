@@ -1,24 +1,39 @@
 /**
- * Fan-out benchmark of the kubernetes backend against a real kube-apiserver:
- * N fake nodes (10, 50, 200), one running target pod on each; measures target resolution + launch
- * until every runner pod exists, and the API requests the scheduler made for it (counted in its
- * client: every request, including the watch). Reference in the same run: the same N pods created
- * one after the other by a plain loop with the same client (a naive scheduler).
+ * Fan-out benchmark on Kubernetes: the API and the scheduler (BullMQ worker, kubernetes backend)
+ * against a real kube-apiserver and a real redis-server; N fake nodes (10, 50, 200), one running
+ * target pod on each. Measures POST /v1/traces → every runner pod created, and the Kubernetes API
+ * requests the API (target check) and the scheduler made meanwhile (counted in their clients:
+ * every request, watches included). Reference in the same run: the same N pods created one after
+ * the other by a plain loop with the same credential (a naive scheduler).
  *
  *   npm run bench:fanout -- --json [--nodes 10,50,200]
  * prints one JSON line per N: {"nodes","podsCreated","secondsToAllCreated","apiRequests",
- * "referenceSequentialSeconds"}. Runs with the scheduler's ServiceAccount token (manifests RBAC).
- * No kubelet: runner pods stay Pending and are deleted afterwards.
+ * "referenceSequentialSeconds"}. The API and the scheduler use their ServiceAccount tokens (RBAC of
+ * manifests/). No kubelet: runner pods stay Pending; each trace is then cancelled (DELETE).
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { NodeJobSpec } from '../../contracts/index.ts';
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildApp } from '../../api/src/app.ts';
+import { loadConfig } from '../../api/src/config.ts';
+import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
+import { TracejobMetrics } from '../../api/src/metrics.ts';
+import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
+import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
+import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
+import { startTestRedis } from '../support/redis.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api, KubeConfig, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { PodWatch } from '../../scheduler/src/kubernetes/pod-watch.ts';
 import { buildRunnerPod, DEFAULT_RUNNER_POD_CONFIG, runnerSelector, type RunnerPodConfig } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { startTestCluster } from '../k8s/cluster-fixture.ts';
-import { controlPlaneSkipReason } from '../k8s/control-plane.ts';
+import { controlPlaneSkipReason, serviceAccountToken } from '../k8s/control-plane.ts';
 import { waitFor } from '../k8s/workload-pods.ts';
 
 /** A KubeConfig that counts the requests made with it (every API call and watch authenticates once). */
@@ -44,6 +59,49 @@ const podConfig: RunnerPodConfig = { ...DEFAULT_RUNNER_POD_CONFIG, image: 'trace
 const cluster = await startTestCluster([]);
 const admin = cluster.admin.makeApiClient(CoreV1Api);
 
+function counting(kc: KubeConfig): CountingKubeConfig {
+  const c = new CountingKubeConfig();
+  c.loadFromString(kc.exportConfig());
+  return c;
+}
+
+// The API and the scheduler, each with its own ServiceAccount token.
+const apiKc = counting(cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api')));
+const schedulerKc = counting(cluster.scheduler);
+const redis = await startTestRedis();
+const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-bench-fanout-'));
+const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, BACKEND: 'kubernetes', LOG_LEVEL: 'silent', MAX_DURATION_SECONDS: '3600' });
+const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: null }));
+const app = await buildApp({
+  config,
+  redis: redis.client(),
+  queue,
+  queueDepth: () => queueDepth(queue),
+  traces: new TraceStore(redis.client(), config.retentionSeconds),
+  results: new FsResultStore(dataDir),
+  gadgets: await loadGadgetCatalogue(),
+  metrics: new TracejobMetrics(() => queueDepth(queue)),
+  checkTarget: kubernetesTargetCheck(apiKc),
+});
+await app.listen({ port: 0, host: '127.0.0.1' });
+const addr = app.server.address();
+const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+const backend = new KubernetesBackend({ kubeConfig: schedulerKc, pod: podConfig, startTimeoutSeconds: 3600, limits: { perNode: 2, total: 10_000 } });
+const worker = new TraceWorker({
+  connection: redis.client({ maxRetriesPerRequest: null }),
+  subscriber: redis.client({ maxRetriesPerRequest: null }),
+  traces: new TraceStore(redis.client({ maxRetriesPerRequest: null }), config.retentionSeconds),
+  backend,
+  uploadBaseUrl: () => url,
+  uploadTokenSecret: config.uploadTokenSecret,
+  maxResultBytes: config.maxResultBytes,
+  runnerGraceSeconds: config.runnerGraceSeconds,
+  concurrency: 1,
+  lockSeconds: 30,
+  logger: pino({ level: 'silent' }),
+});
+await worker.start();
+
 async function setUpTargets(n: number, namespace: string): Promise<void> {
   await admin.createNamespace({ body: { metadata: { name: namespace } } });
   await admin.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
@@ -63,45 +121,50 @@ async function deleteRunnerPods(selector: string): Promise<void> {
   await Promise.all(list.items.map((p) => admin.deleteNamespacedPod({ name: p.metadata!.name!, namespace: RUNNERS, gracePeriodSeconds: 0 }).catch(() => undefined)));
 }
 
-for (const n of sizes) {
-  const namespace = `fanout-${n}`;
-  await setUpTargets(n, namespace);
-  const traceId = `bench-${n}-${randomBytes(3).toString('hex')}`;
+try {
+  for (const n of sizes) {
+    const namespace = `fanout-${n}`;
+    await setUpTargets(n, namespace);
 
-  const kc = new CountingKubeConfig();
-  kc.loadFromString(cluster.scheduler.exportConfig());
-  const backend = new KubernetesBackend({ kubeConfig: kc, pod: podConfig, startTimeoutSeconds: 3600, limits: { perNode: 2, total: 10_000 } });
+    const created = new Set<string>();
+    const observer = new PodWatch({ kubeConfig: cluster.admin, namespace: RUNNERS, labelSelector: runnerSelector(), onPod: (type, pod: V1Pod) => type !== 'DELETED' && created.add(pod.metadata!.name!) });
+    await observer.start();
+    const requestsBefore = apiKc.requests + schedulerKc.requests;
+    const started = process.hrtime.bigint();
+    const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ gadget: 'exec', durationSeconds: 600, target: { namespace, labelSelector: 'app=target' } }) });
+    if (res.status !== 202) throw new Error(`POST /v1/traces: ${res.status} ${await res.text()}`);
+    const traceId = ((await res.json()) as { id: string }).id;
+    await waitFor(() => created.size >= n, 300_000, `${n} runner pods`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const apiRequests = apiKc.requests + schedulerKc.requests - requestsBefore;
+    await observer.stop();
 
-  const created = new Set<string>();
-  const observer = new PodWatch({ kubeConfig: cluster.admin, namespace: RUNNERS, labelSelector: runnerSelector(traceId), onPod: (type, pod: V1Pod) => type !== 'DELETED' && created.add(pod.metadata!.name!) });
-  await observer.start();
+    // Cancel: the never-started pods are deleted; wait for the trace to end.
+    await fetch(`${url}/v1/traces/${traceId}`, { method: 'DELETE' });
+    await waitFor(async () => ((await (await fetch(`${url}/v1/traces/${traceId}`)).json()) as { status: string }).status === 'cancelled', 120_000, 'trace cancelled');
+    await deleteRunnerPods(runnerSelector(traceId));
 
-  const ctl = new AbortController();
-  const started = process.hrtime.bigint();
-  const plans = await backend.resolveTargets({ namespace, labelSelector: 'app=target' });
-  const jobs: NodeJobSpec[] = plans.map((p) => ({ traceId, node: p.node, gadget: 'exec', params: {}, durationSeconds: 30, maxEvents: 1000, targets: p.targets, upload: { url: 'http://tracejob-api.tracejob.svc:8080/x', token: 't' } }));
-  const run = backend.run(jobs, { signal: ctl.signal, onNodeRunning: () => undefined });
-  await waitFor(() => created.size >= n, 300_000, `${n} runner pods`);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const apiRequests = kc.requests;
-  ctl.abort();
-  await run;
-  await observer.stop();
+    // Reference: the same pods created one by one with the scheduler's credential, nothing else.
+    const refCore = cluster.scheduler.makeApiClient(CoreV1Api);
+    const refTrace = `${traceId}-ref`;
+    const refStarted = process.hrtime.bigint();
+    for (let i = 0; i < n; i += 1) {
+      const job: NodeJobSpec = { traceId: refTrace, node: `fanout-${n}-node-${i}`, gadget: 'exec', params: {}, durationSeconds: 600, maxEvents: 1000, targets: {} };
+      await refCore.createNamespacedPod({ namespace: RUNNERS, body: buildRunnerPod(job, podConfig) });
+    }
+    const refSeconds = Number(process.hrtime.bigint() - refStarted) / 1e9;
+    await deleteRunnerPods(runnerSelector(refTrace));
+
+    const line = { nodes: n, podsCreated: created.size, secondsToAllCreated: Number(seconds.toFixed(3)), apiRequests, referenceSequentialSeconds: Number(refSeconds.toFixed(3)) };
+    if (values.json) console.log(JSON.stringify(line));
+    else console.log(`${n} nodes: POST → ${line.podsCreated} runner pods in ${line.secondsToAllCreated} s, ${apiRequests} Kubernetes API requests (the same pods created one by one: ${line.referenceSequentialSeconds} s)`);
+  }
+} finally {
+  await app.close();
+  await worker.close();
   await backend.close();
-  await deleteRunnerPods(runnerSelector(traceId));
-
-  // Reference: the same pods created one by one with the same credential, nothing else.
-  const refKc = new CountingKubeConfig();
-  refKc.loadFromString(cluster.scheduler.exportConfig());
-  const refCore = refKc.makeApiClient(CoreV1Api);
-  const refTrace = `${traceId}-ref`;
-  const refStarted = process.hrtime.bigint();
-  for (const job of jobs) await refCore.createNamespacedPod({ namespace: RUNNERS, body: buildRunnerPod({ ...job, traceId: refTrace }, podConfig) });
-  const refSeconds = Number(process.hrtime.bigint() - refStarted) / 1e9;
-  await deleteRunnerPods(runnerSelector(refTrace));
-
-  const line = { nodes: n, podsCreated: created.size, secondsToAllCreated: Number(seconds.toFixed(3)), apiRequests, referenceSequentialSeconds: Number(refSeconds.toFixed(3)) };
-  if (values.json) console.log(JSON.stringify(line));
-  else console.log(`${n} nodes: ${line.podsCreated} runner pods in ${line.secondsToAllCreated} s, ${apiRequests} API requests (sequential creates alone: ${line.referenceSequentialSeconds} s)`);
+  await queue.close();
+  await redis.close();
+  await cluster.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 }
-await cluster.stop();
