@@ -354,3 +354,16 @@ test('the sweeper deletes runner pods and Secrets of traces that are not active'
     await backend.close();
   }
 });
+
+test('configured for another namespace, the scheduler is refused by RBAC with a clear error', { skip }, async () => {
+  const backend = new KubernetesBackend(backendOptions({ pod: { ...podConfig, namespace: 'shop' } }));
+  try {
+    const id = traceId();
+    const jobs = jobsFor(id, [{ node: 'node-a', targets: {} }], 3);
+    await assert.rejects(backend.run(jobs, context()), /cannot create the runner Secret in namespace shop: .*forbidden/);
+    const core = cluster.admin.makeApiClient(CoreV1Api);
+    assert.equal((await core.listNamespacedPod({ namespace: 'shop', labelSelector: runnerSelector(id) })).items.length, 0);
+  } finally {
+    await backend.close();
+  }
+});

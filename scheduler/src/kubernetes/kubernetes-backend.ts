@@ -170,7 +170,11 @@ export class KubernetesBackend implements RunnerBackend {
       await run.watch.start();
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
-      for (const nodeRun of run.nodes.values()) void this.launch(run, nodeRun, log);
+      for (const nodeRun of run.nodes.values()) {
+        this.launch(run, nodeRun, log).catch((err: unknown) => {
+          this.settle(run, nodeRun, { node: nodeRun.job.node, status: 'failed', error: `cannot start the runner pod: ${(err as Error).message}` });
+        });
+      }
       this.checkDone(run);
       // Last resort if no final status ever arrives (watch broken for good, kubelet gone).
       const longestSeconds = Math.max(...jobs.map((j) => j.durationSeconds)) + this.opts.pod.graceSeconds + this.opts.startTimeoutSeconds + this.opts.pod.terminationGraceSeconds + 60;
@@ -219,7 +223,8 @@ export class KubernetesBackend implements RunnerBackend {
       log?.info({ node: n.job.node, pod: n.podName }, 'runner pod created');
     } catch (err) {
       if (apiErrorCode(err) !== 409) {
-        this.settle(run, n, { node: n.job.node, status: 'failed', error: `cannot create runner pod ${n.podName}: ${apiErrorMessage(err)}` });
+        const outcome: NodeOutcome = run.cancelled ? { node: n.job.node, status: 'cancelled' } : { node: n.job.node, status: 'failed', error: `cannot create runner pod ${n.podName}: ${apiErrorMessage(err)}` };
+        this.settle(run, n, outcome);
         return;
       }
       log?.info({ node: n.job.node, pod: n.podName }, 'runner pod exists: adopted');
