@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { AuthenticationV1Api, CoreV1Api, type KubernetesObject, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { AuthenticationV1Api, CoreV1Api, loadAllYaml, type KubernetesObject, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { apiErrorCode, apiErrorMessage } from '../../scheduler/src/kubernetes/api-error.ts';
 import { buildRunnerPod, DEFAULT_RUNNER_POD_CONFIG } from '../../scheduler/src/kubernetes/runner-pod.ts';
-import { controlPlaneSkipReason, serviceAccountToken, whoAmI } from './control-plane.ts';
+import { controlPlaneSkipReason, repoRoot, serviceAccountToken, whoAmI } from './control-plane.ts';
 import { applyObjects, startTestCluster, type TestCluster } from './cluster-fixture.ts';
 
 const skip = controlPlaneSkipReason();
@@ -46,6 +48,16 @@ test('every manifest passes a server-side dry-run apply', { skip }, async () => 
   const applied = await applyObjects(cluster.admin, objects, true);
   assert.equal(applied.length, objects.length);
   for (const [i, obj] of applied.entries()) assert.equal(obj.metadata?.name, objects[i]!.metadata?.name);
+});
+
+test('the test renderer of manifests/ gives what `kubectl kustomize` gives', { skip: skip ?? (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0 ? undefined : 'kubectl is not installed') }, () => {
+  const out = spawnSync('kubectl', ['kustomize', join(repoRoot, 'manifests')], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+  const theirs = (loadAllYaml(out.stdout) as KubernetesObject[]).filter(Boolean);
+  assert.deepEqual(cluster.manifests.map(key).sort(), theirs.map(key).sort());
+  const byKey = new Map(theirs.map((o) => [key(o), o]));
+  for (const o of cluster.manifests) assert.deepEqual(o, byKey.get(key(o)), key(o));
 });
 
 test('api, scheduler and redis pod templates pass the restricted Pod Security level of their namespace', { skip }, async () => {
