@@ -30,6 +30,8 @@ export interface KubernetesBackendOptions {
   limits: RunnerSlotLimits;
   /** Server-side timeout of each watch request (the watch reconnects after it). */
   watchTimeoutSeconds?: number;
+  /** Pod create requests in flight at once (large fan-outs do not flood the apiserver). Default 32. */
+  maxConcurrentCreates?: number;
   logger?: Logger;
 }
 
@@ -97,12 +99,16 @@ export class KubernetesBackend implements RunnerBackend {
   readonly kind = 'kubernetes' as const;
   readonly core: CoreV1Api;
   private readonly slots: RunnerSlots;
+  /** Bounds the create requests in flight (one shared key: a plain counting gate). */
+  private readonly createGate: RunnerSlots;
   private readonly runs = new Map<string, TraceRun>();
   private closed = false;
 
   constructor(private readonly opts: KubernetesBackendOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.slots = new RunnerSlots(opts.limits);
+    const inFlight = opts.maxConcurrentCreates ?? 32;
+    this.createGate = new RunnerSlots({ perNode: inFlight, total: inFlight });
   }
 
   /** Runner pods this scheduler counts against its limits right now. */
@@ -218,10 +224,13 @@ export class KubernetesBackend implements RunnerBackend {
       this.settle(run, n, { node: n.job.node, status: 'cancelled' });
       return;
     }
+    const createDone = await this.createGate.acquire('create');
     try {
       await withRetries(() => this.core.createNamespacedPod({ namespace: this.opts.pod.namespace, body: n.pod }));
+      createDone();
       log?.info({ node: n.job.node, pod: n.podName }, 'runner pod created');
     } catch (err) {
+      createDone();
       if (apiErrorCode(err) !== 409) {
         const outcome: NodeOutcome = run.cancelled ? { node: n.job.node, status: 'cancelled' } : { node: n.job.node, status: 'failed', error: `cannot create runner pod ${n.podName}: ${apiErrorMessage(err)}` };
         this.settle(run, n, outcome);
