@@ -16,8 +16,13 @@
  * - CAP_SYS_ADMIN: kernels < 5.8 know neither CAP_BPF nor CAP_PERFMON and demand it for bpf(2);
  *   newer ones still need it for some map/program types, for reading tracefs event ids, and for
  *   mounting bpffs/tracefs when the node has not. Every other capability is dropped.
+ * - seccomp `RuntimeDefault`: the runtimes' default profiles allow bpf(2) and perf_event_open(2)
+ *   to a process holding CAP_SYS_ADMIN (newer ones: CAP_BPF / CAP_PERFMON). bpffs and tracefs
+ *   come as hostPath mounts, so the runner has no mount(2) to do (which AppArmor's default
+ *   profile would refuse).
  * - `privileged: true` only when configured (`privileged`), for kernels or runtimes (e.g. strict
- *   seccomp/AppArmor defaults) that refuse BPF even with those capabilities.
+ *   seccomp/AppArmor defaults) that refuse BPF even with those capabilities; seccomp is then
+ *   Unconfined.
  * hostPath volumes: the host's cgroupfs read-only at /host/sys/fs/cgroup (the runner resolves
  * container ids to cgroup directories there: `--cgroup-root`), bpffs at /sys/fs/bpf and tracefs at
  * /sys/kernel/tracing. The root filesystem is read-only; the runner writes to an emptyDir.
