@@ -30,7 +30,18 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=1',
+    // A test that hangs fails after 10 minutes instead of stalling the run; a file whose tests are
+    // done exits even if something it started keeps a handle open.
+    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 600_000}`,
+    '--test-force-exit',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, TRACEJOB_FROM_SOURCE: '1' } },
 );
 process.exit(result.status ?? 1);

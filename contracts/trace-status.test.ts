@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isTerminal, overallStatus, type NodeState } from './trace-status.ts';
+
+const node = (name: string, status: NodeState['status']): NodeState => ({ node: name, status, events: 0, lostEvents: 0 });
+
+test('a trace succeeds only when every node succeeded', () => {
+  assert.equal(overallStatus([node('a', 'succeeded'), node('b', 'succeeded')], false), 'succeeded');
+});
+
+test('some nodes failed: partial; all failed, or no node at all: failed', () => {
+  assert.equal(overallStatus([node('a', 'succeeded'), node('b', 'failed')], false), 'partial');
+  assert.equal(overallStatus([node('a', 'failed'), node('b', 'cancelled')], false), 'failed');
+  assert.equal(overallStatus([], false), 'failed');
+});
+
+test('a cancelled trace is cancelled whatever its nodes did', () => {
+  assert.equal(overallStatus([node('a', 'succeeded')], true), 'cancelled');
+});
+
+test('queued and running are the only non-terminal statuses', () => {
+  assert.deepEqual(
+    (['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const).filter((s) => !isTerminal(s)),
+    ['queued', 'running'],
+  );
+});
