@@ -22,3 +22,10 @@ bash scripts/mount-kernel-fs.sh || echo "setup: could not mount bpffs/tracefs (n
 
 npm install --no-audit --no-fund
 npm run build
+
+# kube-apiserver + etcd for the Kubernetes tests, built from the Go module proxy once and cached
+# (under /var/cache/tracejob); the Kubernetes tests skip, saying why, when they are missing.
+if [ "${TRACEJOB_SKIP_CONTROL_PLANE:-0}" != 1 ]; then
+  bash test/k8s/build-control-plane.sh >/dev/null ||
+    echo "setup: kube-apiserver/etcd not built (Go toolchain missing?); Kubernetes tests will skip" >&2
+fi

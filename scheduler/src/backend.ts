@@ -43,3 +43,14 @@ export interface RunnerBackend {
 export class NoMatchingTargetError extends Error {
   override readonly name = 'NoMatchingTargetError';
 }
+
+/** The target is malformed in a way only the backend can tell (e.g. a label selector the apiserver refuses): 400 naming `field`. */
+export class InvalidTargetError extends Error {
+  override readonly name = 'InvalidTargetError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
     if (!config.redisUrl) throw new ConfigError('REDIS_URL', 'required for a scheduler process');
-    if (config.backend !== 'local') throw new ConfigError('BACKEND', 'this entry runs the local backend');
+    if (config.backend !== 'local') throw new ConfigError('BACKEND', 'this entry runs the local backend; for BACKEND=kubernetes run scheduler/src/kubernetes/main.ts');
   } catch (err) {
     console.error(`tracejob-scheduler: invalid configuration: ${(err as Error).message}`);
     process.exit(2);

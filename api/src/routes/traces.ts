@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { KubernetesTarget, LocalTarget, TraceSpec, TraceTarget } from '../../../contracts/index.ts';
-import { NoMatchingTargetError } from '../../../scheduler/src/backend.ts';
+import { InvalidTargetError, NoMatchingTargetError } from '../../../scheduler/src/backend.ts';
 import { enqueueTrace, removeQueuedTrace } from '../../../scheduler/src/trace-queue.ts';
 import { InvalidCursorError, requestHash } from '../../../scheduler/src/trace-store.ts';
 import { ConflictError, InvalidError, NotFoundError, RateLimitedError, UnprocessableError } from '../errors.ts';
@@ -83,6 +83,7 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
           await deps.checkTarget(target);
         } catch (err) {
           if (err instanceof NoMatchingTargetError) throw new UnprocessableError(err.message, 'target');
+          if (err instanceof InvalidTargetError) throw new InvalidError(err.field, err.message);
           throw err;
         }
       }

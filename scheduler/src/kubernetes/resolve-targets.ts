@@ -5,20 +5,12 @@
  */
 import type { CoreV1Api, V1Pod } from './kubernetes-client.ts';
 import type { ContainerTarget, KubernetesTarget } from '../../../contracts/index.ts';
-import { NoMatchingTargetError, type NodePlan } from '../backend.ts';
+import { InvalidTargetError, NoMatchingTargetError, type NodePlan } from '../backend.ts';
+
+export { InvalidTargetError };
 import { parseContainerId } from './container-id.ts';
 import { apiErrorCode, apiErrorMessage } from './api-error.ts';
 
-/** The request's target is malformed in a way only the apiserver could tell (e.g. a bad label selector). */
-export class InvalidTargetError extends Error {
-  override readonly name = 'InvalidTargetError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Words naming what the target asked for, for error messages: `namespace "shop", labelSelector "app=web"`. */
 export function describeTarget(target: KubernetesTarget): string {

@@ -1,0 +1,106 @@
+/**
+ * The API process's half of tracejob, shared by `tracejob serve` (all-in-one) and the API-only
+ * process on Kubernetes (api/src/main.ts): Redis connections, stores, the app with its security
+ * layer, `listen`, and the periodic expiry of finished traces' results.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { TraceTarget } from '../../contracts/index.ts';
+import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
+import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { buildApp } from './app.ts';
+import { loadAuthConfig } from './auth/auth-config-loader.ts';
+import { assertAuthConfigSafe } from './auth/listen-safety.ts';
+import { securityOptionsFor, tracejobSecurity } from './auth/security-plugin.ts';
+import { SLACK_ROUTE } from './chatops/slack-plugin.ts';
+import type { Config } from './config.ts';
+import { loadGadgetCatalogue } from './gadget-catalogue.ts';
+import { TracejobMetrics } from './metrics.ts';
+import { expireResults } from './store/expire-results.ts';
+import { FsResultStore } from './store/fs-result-store.ts';
+
+const MAINTENANCE_MS = 60_000;
+
+export interface ApiServerOptions {
+  config: Readonly<Config>;
+  redisUrl: string;
+  logger: Logger;
+  /** Synchronous target check (local: paths and pids exist; kubernetes: a running pod matches). */
+  checkTarget?: (target: TraceTarget) => Promise<void>;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  url: string;
+  port: number;
+  /** True when no authentication is configured (allowed on loopback only). */
+  open: boolean;
+  metrics: TracejobMetrics;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { config, redisUrl, logger } = opts;
+  // Refuse an unsafe listen address before connecting to anything.
+  const auth = loadAuthConfig(opts.env ?? process.env);
+  assertAuthConfigSafe({ host: config.host, auth }, logger);
+
+  const apiRedis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const queueRedis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  for (const c of [apiRedis, queueRedis]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  const traces = new TraceStore(apiRedis, config.retentionSeconds);
+  const queue = createTraceQueue(queueRedis);
+  const results = new FsResultStore(config.dataDir);
+  const metrics = new TracejobMetrics(() => queueDepth(queue));
+  const app = await buildApp(
+    {
+      config,
+      redis: apiRedis,
+      queue,
+      queueDepth: () => queueDepth(queue),
+      traces,
+      results,
+      gadgets: await loadGadgetCatalogue(),
+      metrics,
+      ...(opts.checkTarget ? { checkTarget: opts.checkTarget } : {}),
+    },
+    logger,
+  );
+  await app.register(tracejobSecurity, securityOptionsFor({ config, redis: apiRedis, traces }, auth, { publicRoutes: [SLACK_ROUTE] }));
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  const expire = async () => {
+    try {
+      const expired = await expireResults(traces, results);
+      if (expired.length > 0) logger.info({ traces: expired.length }, 'expired trace results removed');
+    } catch (err) {
+      logger.warn({ err }, 'expiry of trace results failed; will retry');
+    }
+  };
+  void expire();
+  const timer = setInterval(() => void expire(), MAINTENANCE_MS);
+  timer.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    port,
+    open: auth.mode === 'open',
+    metrics,
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await app.close();
+        await queue.close();
+        for (const c of [apiRedis, queueRedis]) c.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
