@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { findRepoRoot } from '../../bpf/src/repo-paths.ts';
 
 export type BackendKind = 'local' | 'kubernetes';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -53,7 +54,8 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const repoRoot = resolve(new URL('../..', import.meta.url).pathname);
+// The repository (or image) root, from source (api/src/) and compiled (dist/api/src/) alike.
+const repoRoot = findRepoRoot();
 
 function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];

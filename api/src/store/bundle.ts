@@ -7,15 +7,17 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { join } from 'node:path';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import type { NodeSummary } from '../../../contracts/index.ts';
 import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
 import { mergeNodeSummaries } from './merge-summaries.ts';
 import type { ResultStore } from './result-store.ts';
+import { findRepoRoot } from '../../../bpf/src/repo-paths.ts';
 
 const packageVersion = (() => {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(findRepoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

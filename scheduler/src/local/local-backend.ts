@@ -47,7 +47,7 @@ function outcomeOf(node: string, code: number | null, signal: string | null, can
   if (cancelled && (code === RUNNER_EXIT.ok || signal === 'SIGUSR1')) return { node, status: 'cancelled', exitCode: code ?? undefined };
   if (code === RUNNER_EXIT.ok) return { node, status: 'succeeded', exitCode: 0 };
   if (cancelled) return { node, status: 'cancelled', exitCode: code ?? undefined };
-  const tail = logFile ? lastLines(logFile) : '';
+  const tail = logFile ? failureReasonFromLog(logFile) : '';
   const why =
     code === RUNNER_EXIT.noTargets
       ? 'none of the targets was found on this node'
@@ -63,14 +63,30 @@ function outcomeOf(node: string, code: number | null, signal: string | null, can
   return outcome;
 }
 
-function lastLines(file: string, max = 400): string {
+/**
+ * Why a runner failed, from its log: the last error it logged (pino JSON, level >= 50), else the
+ * first line of an uncaught exception (`Error: Cannot find module …`), else its last lines.
+ */
+export function failureReasonFromLog(file: string, max = 400): string {
+  let lines: string[];
   try {
-    const text = readFileSync(file, 'utf8').trim();
-    const lines = text.split('\n').filter((l) => l.trim());
-    return lines.slice(-3).join(' | ').slice(-max);
+    lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
   } catch {
     return '';
   }
+  for (let i = lines.length - 1; i >= 0; i -= 1) {
+    const line = lines[i]!;
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 50) return [entry.msg, entry.err?.message].filter(Boolean).join(': ').slice(0, max);
+    } catch {
+      /* not JSON */
+    }
+  }
+  const exception = lines.find((l) => /^\w*Error(\s\[\w+\])?: /.test(l.trim()));
+  if (exception) return exception.trim().slice(0, max);
+  return lines.slice(-3).join(' | ').slice(-max);
 }
 
 export class LocalBackend implements RunnerBackend {
