@@ -62,4 +62,17 @@ echo "demo: first events (GET /v1/traces/$id/events?limit=5)"
 curl -fsS "$base/v1/traces/$id/events?limit=5" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const e of JSON.parse(s).items) console.log(JSON.stringify(e))})'
 curl -fsS -o "$DATA_DIR/trace-$id.tar.gz" "$base/v1/traces/$id/bundle"
 echo "demo: bundle saved to $DATA_DIR/trace-$id.tar.gz:"; tar -tzf "$DATA_DIR/trace-$id.tar.gz"
+echo "demo: the summary (summary.json of the bundle)"
+tar -xzOf "$DATA_DIR/trace-$id.tar.gz" summary.json | node -e '
+let s = "";
+process.stdin.on("data", (d) => (s += d)).on("end", () => {
+  const sum = JSON.parse(s);
+  const line = (k, v) => console.log(`  ${k.padEnd(14)} ${v}`);
+  line("events", sum.events);
+  line("lost events", sum.lostEvents);
+  for (const [field, top] of Object.entries(sum.top ?? {})) {
+    line(`top ${field}`, top.slice(0, 5).map((t) => `${t.value} (${t.count})`).join(", "));
+  }
+});'
+
 [ "$status" = succeeded ]
