@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../api/src/
 import { startRedisServer, type RedisServerProcess } from '../api/src/redis-server-process.ts';
 import { LocalBackend } from '../scheduler/src/local/local-backend.ts';
 import { TraceStore } from '../scheduler/src/trace-store.ts';
-import { TraceWorker } from '../scheduler/src/trace-worker.ts';
+import { TraceWorker, workerSettingsFrom } from '../scheduler/src/trace-worker.ts';
 
 export interface RunningServer {
   url: string;
@@ -64,11 +64,7 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
     traces: schedulerTraces,
     backend,
     uploadBaseUrl: () => uploadBaseUrl(config, port),
-    uploadTokenSecret: config.uploadTokenSecret,
-    maxResultBytes: config.maxResultBytes,
-    runnerGraceSeconds: config.runnerGraceSeconds,
-    concurrency: config.schedulerConcurrency,
-    lockSeconds: config.schedulerLockSeconds,
+    ...workerSettingsFrom(config),
     logger: logger.child({ component: 'scheduler' }),
     onTraceFinished: (status, seconds) => metrics.traceFinished(status, seconds),
   });

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, uploadBaseUrl } from '../../api/src/config.ts';
 import { LocalBackend } from './local/local-backend.ts';
 import { TraceStore } from './trace-store.ts';
-import { TraceWorker } from './trace-worker.ts';
+import { TraceWorker, workerSettingsFrom } from './trace-worker.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -36,11 +36,7 @@ async function main(): Promise<void> {
     traces: new TraceStore(redis, config.retentionSeconds),
     backend,
     uploadBaseUrl: () => uploadBaseUrl(config),
-    uploadTokenSecret: config.uploadTokenSecret,
-    maxResultBytes: config.maxResultBytes,
-    runnerGraceSeconds: config.runnerGraceSeconds,
-    concurrency: config.schedulerConcurrency,
-    lockSeconds: config.schedulerLockSeconds,
+    ...workerSettingsFrom(config),
     logger,
   });
   await worker.start();

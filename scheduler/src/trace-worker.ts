@@ -17,6 +17,7 @@ import { NoMatchingTargetError, type NodeOutcome, type NodePlan, type RunnerBack
 import { TRACE_QUEUE_NAME, type TraceJobData } from './trace-queue.ts';
 import { CANCEL_CHANNEL, type NodeResultCounts, type TraceRecord, type TraceStore } from './trace-store.ts';
 import { issueUploadToken } from './upload-token.ts';
+import type { Config } from '../../api/src/config.ts';
 
 export interface TraceWorkerOptions {
   /** Connection for BullMQ (maxRetriesPerRequest: null). */
@@ -34,6 +35,19 @@ export interface TraceWorkerOptions {
   lockSeconds: number;
   logger: Logger;
   onTraceFinished?: (status: TraceStatus, seconds: number | undefined) => void;
+}
+
+/** The worker options that come straight from the configuration (the same in every scheduler process). */
+export function workerSettingsFrom(
+  config: Pick<Config, 'uploadTokenSecret' | 'maxResultBytes' | 'runnerGraceSeconds' | 'schedulerConcurrency' | 'schedulerLockSeconds'>,
+): Pick<TraceWorkerOptions, 'uploadTokenSecret' | 'maxResultBytes' | 'runnerGraceSeconds' | 'concurrency' | 'lockSeconds'> {
+  return {
+    uploadTokenSecret: config.uploadTokenSecret,
+    maxResultBytes: config.maxResultBytes,
+    runnerGraceSeconds: config.runnerGraceSeconds,
+    concurrency: config.schedulerConcurrency,
+    lockSeconds: config.schedulerLockSeconds,
+  };
 }
 
 /** A node's final state from how its runner ended and what it uploaded. */

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, uploadBaseUrl } from '../../../api/src/config.ts';
 import { TraceStore } from '../trace-store.ts';
-import { TraceWorker } from '../trace-worker.ts';
+import { TraceWorker, workerSettingsFrom } from '../trace-worker.ts';
 import { createKubernetesBackendFromEnv } from './kubernetes-config.ts';
 
 async function main(): Promise<void> {
@@ -39,11 +39,7 @@ async function main(): Promise<void> {
     traces,
     backend,
     uploadBaseUrl: () => uploadBaseUrl(config),
-    uploadTokenSecret: config.uploadTokenSecret,
-    maxResultBytes: config.maxResultBytes,
-    runnerGraceSeconds: config.runnerGraceSeconds,
-    concurrency: config.schedulerConcurrency,
-    lockSeconds: config.schedulerLockSeconds,
+    ...workerSettingsFrom(config),
     logger,
   });
   const sweep = async () => {
