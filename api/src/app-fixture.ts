@@ -33,7 +33,19 @@ export interface AppFixture {
   close(): Promise<void>;
 }
 
-export async function startAppFixture(env: Record<string, string> = {}, shared?: TestRedis): Promise<AppFixture> {
+export interface AppFixtureOptions {
+  /** A Redis the caller owns (not stopped by close); default: a new one for this fixture. */
+  redis?: TestRedis;
+  /** false: return the app before `ready()`, so a test can register a plugin first. Default true. */
+  ready?: boolean;
+  /** Passed to buildApp: false when the test registers the watch/callback/Slack/UI plugins itself. */
+  userFacingPlugins?: boolean;
+  /** false: no synchronous target check at POST (local backend). Default true. */
+  checkTarget?: boolean;
+}
+
+export async function startAppFixture(env: Record<string, string> = {}, opts: AppFixtureOptions = {}): Promise<AppFixture> {
+  const shared = opts.redis;
   const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-api-'));
   const redis = shared ?? (await startTestRedis());
   const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, NODE_NAME: 'test-node', LOG_LEVEL: 'silent', ...env });
@@ -52,9 +64,10 @@ export async function startAppFixture(env: Record<string, string> = {}, shared?:
     results,
     gadgets: await gadgetCatalogueForTests(),
     metrics,
-    ...(config.backend === 'local' ? { checkTarget: (t) => backend.checkTarget(t) } : {}),
+    ...(config.backend === 'local' && opts.checkTarget !== false ? { checkTarget: (t) => backend.checkTarget(t) } : {}),
+    ...(opts.userFacingPlugins === false ? { userFacingPlugins: false } : {}),
   });
-  await app.ready();
+  if (opts.ready !== false) await app.ready();
   return {
     app,
     config,

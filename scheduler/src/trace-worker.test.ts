@@ -41,7 +41,7 @@ const children: ChildProcess[] = [];
 before(async () => {
   if (skip) return;
   redis = await startTestRedis({ appendfsync: 'always' });
-  fx = await startAppFixture({ RUNNER_COMMAND: JSON.stringify(runnerCommand) }, redis);
+  fx = await startAppFixture({ RUNNER_COMMAND: JSON.stringify(runnerCommand) }, { redis });
   await fx.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = fx.app.server.address();
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

@@ -51,7 +51,7 @@ const local = () => ({ cgroupPaths: [cg ? cg.relPath : '.'] });
 
 before(async () => {
   fx = await startAppFixture({ MAX_DURATION_SECONDS: '60', MAX_EVENTS_PER_NODE: '1000', MAX_RESULT_BYTES: '4096', RETENTION_SECONDS: '1' });
-  k8s = await startAppFixture({ BACKEND: 'kubernetes' }, fx.redis);
+  k8s = await startAppFixture({ BACKEND: 'kubernetes' }, { redis: fx.redis });
   if (!skip) cg = createTestCgroup(uniqueCgroupPath('api'));
 });
 after(async () => {
