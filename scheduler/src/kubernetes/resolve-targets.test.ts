@@ -30,6 +30,20 @@ test('containers grouped by node with id, runtime, pod uid, pod, namespace, cont
     { containerId: 'ddd', runtime: 'docker', pod: 'web-3', namespace: 'shop', container: 'web', podUid: 'uid-web-3' },
   ]);
   assert.deepEqual(plans[1]!.targets.containers?.[0]?.runtime, 'cri-o');
+  assert.deepEqual(
+    plans[0]!.targets.pods,
+    [
+      { podUid: 'uid-web-1', pod: 'web-1', namespace: 'shop' },
+      { podUid: 'uid-web-3', pod: 'web-3', namespace: 'shop' },
+    ],
+    'the pods too, so that a container restarting during the trace is followed',
+  );
+});
+
+test('with a containerName filter the plan names containers only (a pod target would add its sidecars)', () => {
+  const plans = plansFromPods([pod('web-1', 'node-a', [['web', 'containerd://aaa', true], ['sidecar', 'containerd://ccc', true]])], { namespace: 'shop', containerName: 'web' });
+  assert.deepEqual(plans[0]!.targets.containers?.map((c) => c.containerId), ['aaa']);
+  assert.equal(plans[0]!.targets.pods, undefined);
 });
 
 test('containerName, podName, nodeName filter; non-running pods and containers, unbound pods are left out', () => {

@@ -4,7 +4,7 @@
  * filtered by the apiserver) and hands them to it.
  */
 import type { CoreV1Api, V1Pod } from './kubernetes-client.ts';
-import type { ContainerTarget, KubernetesTarget } from '../../../contracts/index.ts';
+import type { ContainerTarget, KubernetesTarget, PodTarget } from '../../../contracts/index.ts';
 import { InvalidTargetError, NoMatchingTargetError, type NodePlan } from '../backend.ts';
 
 export { InvalidTargetError };
@@ -38,9 +38,12 @@ function isTerminating(pod: V1Pod): boolean {
  * Groups the running containers of `pods` by node. Pods that are not Running, are being deleted,
  * are not bound to a node, or do not match the target's filters are left out; so are containers
  * that are not running or have no id yet. Nodes and containers come out sorted (stable plans).
+ * Without a containerName filter, each node's plan also names its pods, so that the runner's
+ * rescan follows a container that restarts (new id) or starts during the trace.
  */
 export function plansFromPods(pods: readonly V1Pod[], target: KubernetesTarget): NodePlan[] {
   const byNode = new Map<string, ContainerTarget[]>();
+  const podsByNode = new Map<string, Map<string, PodTarget>>();
   for (const pod of pods) {
     const node = pod.spec?.nodeName;
     const meta = pod.metadata;
@@ -64,16 +67,24 @@ export function plansFromPods(pods: readonly V1Pod[], target: KubernetesTarget):
       const list = byNode.get(node) ?? [];
       list.push(container);
       byNode.set(node, list);
+      if (meta.uid && !target.containerName) {
+        const nodePods = podsByNode.get(node) ?? new Map<string, PodTarget>();
+        nodePods.set(meta.uid, { podUid: meta.uid, pod: meta.name, namespace: container.namespace! });
+        podsByNode.set(node, nodePods);
+      }
     }
   }
   return [...byNode.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([node, containers]) => ({
-      node,
-      targets: {
-        containers: containers.sort((a, b) => `${a.pod}/${a.container}`.localeCompare(`${b.pod}/${b.container}`)),
-      },
-    }));
+    .map(([node, containers]) => {
+      const plan: NodePlan = {
+        node,
+        targets: { containers: containers.sort((a, b) => `${a.pod}/${a.container}`.localeCompare(`${b.pod}/${b.container}`)) },
+      };
+      const nodePods = podsByNode.get(node);
+      if (nodePods) plan.targets.pods = [...nodePods.values()].sort((a, b) => (a.pod ?? '').localeCompare(b.pod ?? ''));
+      return plan;
+    });
 }
 
 /** Lists the target's running pods (one page of `pageSize` at a time) and groups them by node. */
