@@ -140,6 +140,13 @@ describe('limits', () => {
     assert.equal((await post(T.shop, shopTrace())).statusCode, 202, 'the cancelled trace released its slot');
   });
 
+  test('a token without a concurrency limit is not tracked: no per-token set that grows with every trace', async () => {
+    const res = await post(T.payments, { gadget: 'exec', durationSeconds: 5, target: { namespace: 'payments' } });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(await fx.client.exists('tj:active:token:payments'), 0);
+    assert.notEqual(await fx.client.zscore('tj:active:all', res.json().id), null, 'the server-wide limit still counts it');
+  });
+
   test('concurrent traces in total: refused once the server-wide limit is reached', async () => {
     let refused: { statusCode: number; body: string } | undefined;
     for (let i = 0; i < 10 && !refused; i += 1) {

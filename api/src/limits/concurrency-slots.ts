@@ -25,15 +25,19 @@ local function prune(key, now, keep)
 end
 `;
 
+// The set's size is an upper bound of the active traces; only when it reaches the limit are the
+// members checked one by one (prune), so a POST under the limit costs O(log n), not a scan.
 const ACQUIRE = `${PRUNE}
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local score = tonumber(ARGV[3])
 for i, key in ipairs(KEYS) do
   local limit = tonumber(ARGV[3 + i])
-  local count = prune(key, now, member)
-  if limit > 0 and redis.call('ZSCORE', key, member) == false and count >= limit then
-    return {0, i, count}
+  if limit > 0 and redis.call('ZSCORE', key, member) == false then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    local count = redis.call('ZCARD', key)
+    if count >= limit then count = prune(key, now, member) end
+    if count >= limit then return {0, i, count} end
   end
 end
 for _, key in ipairs(KEYS) do redis.call('ZADD', key, score, member) end
@@ -54,7 +58,7 @@ return 1
 export interface SlotScope {
   /** e.g. `token:shop`, `all`, `node:worker-1`. */
   key: string;
-  /** Limit for this scope; undefined or 0: counted but unlimited. */
+  /** Limit for this scope; undefined or 0: counted but unlimited (callers leave unlimited scopes out). */
   limit?: number;
 }
 

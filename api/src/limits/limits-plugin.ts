@@ -109,8 +109,11 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
     const url = req.routeOptions.url;
     const principal = req.principal;
     if (url === ROUTES.traces && req.method === 'POST' && principal) {
-      const scopes: SlotScope[] = [{ key: `token:${principal.name}`, ...(principal.policy.maxConcurrentTraces ? { limit: principal.policy.maxConcurrentTraces } : {}) }];
+      // Only limited scopes are tracked: an unlimited one would be a set that grows with every trace.
+      const scopes: SlotScope[] = [];
+      if (principal.policy.maxConcurrentTraces) scopes.push({ key: `token:${principal.name}`, limit: principal.policy.maxConcurrentTraces });
       if (opts.limits.maxConcurrentTraces) scopes.push({ key: 'all', limit: opts.limits.maxConcurrentTraces });
+      if (scopes.length === 0) return;
       const reservation = `r:${randomUUID()}`;
       const d = await slots.acquire(scopes, reservation, RESERVATION_MS);
       if (!d.ok) {
