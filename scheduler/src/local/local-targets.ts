@@ -3,7 +3,7 @@
  * the one node. Pure resolution plus a check of what can be known at once (cgroup directories
  * and pids that do not exist).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { isKubernetesTarget, type ContainerTarget, type LocalTarget, type TraceTarget } from '../../../contracts/index.ts';
 import { NoMatchingTargetError, type NodePlan } from '../backend.ts';
@@ -48,6 +48,16 @@ export function cgroupDirOf(path: string, root: string): string {
   return abs;
 }
 
+/** kill(pid, 0): ESRCH means no such process; EPERM means it exists but is not ours. No path lookup in /proc. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Throws NoMatchingTargetError naming the cgroup paths and pids that do not exist on this machine. */
 export function checkLocalTarget(target: TraceTarget, cgroupRoot: string | undefined): void {
   if (isKubernetesTarget(target)) return;
@@ -69,7 +79,7 @@ export function checkLocalTarget(target: TraceTarget, cgroupRoot: string | undef
     if (!isDir) missing.push(`cgroup ${p} (no directory ${dir})`);
   }
   for (const pid of t.pids ?? []) {
-    if (!existsSync(`/proc/${pid}`)) missing.push(`pid ${pid} (no such process)`);
+    if (!processExists(pid)) missing.push(`pid ${pid} (no such process)`);
   }
   if (missing.length > 0) throw new NoMatchingTargetError(`target not found on this machine: ${missing.join(', ')}`);
 }
