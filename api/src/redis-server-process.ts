@@ -3,7 +3,7 @@
  * Used by the all-in-one mode when no REDIS_URL is given, and by tests (test/support/redis.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface RedisServerProcess {
@@ -40,6 +40,12 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/**
+ * util-linux's setpriv, when present: it execs redis-server (same pid) with a parent-death signal,
+ * so that a redis-server whose owner was killed (SIGKILL, OOM) is stopped too, not left behind.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 export async function startRedisServer(opts: RedisServerOptions): Promise<RedisServerProcess> {
   mkdirSync(opts.dir, { recursive: true });
   const port = opts.port ?? (await freeLoopbackPort());
@@ -58,7 +64,11 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
         '--protected-mode', 'yes',
         '--maxmemory-policy', 'noeviction',
       ];
-      const proc = spawn(opts.binary ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const binary = opts.binary ?? 'redis-server';
+      // SIGTERM on the owner's death: redis-server flushes its AOF and exits.
+      const proc = SETPRIV
+        ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
       let output = '';
       let ready = false;
