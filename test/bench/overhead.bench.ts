@@ -9,7 +9,7 @@
  * syscall tracepoints themselves, test/bench/overhead-floor.bpf.c), and the load while traced
  * (filter holding its own cgroup, every call emitting a record that JS decodes).
  *
- * Usage: npm run bench overhead -- [--json] [--rounds 9] [--open-ops 100000] [--exec-ops 300] [--connect-ops 10000]
+ * Usage: npm run bench:overhead -- [--json] [--rounds 9] [--open-ops 100000] [--exec-ops 300] [--connect-ops 10000]
  * Prints one JSON line of figures (and a human summary on stderr unless --json). Target: < 5 %.
  */
 import { execFileSync } from 'node:child_process';
