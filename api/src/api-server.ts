@@ -1,12 +1,14 @@
 /**
  * The API process's half of tracejob, shared by `tracejob serve` (all-in-one) and the API-only
  * process on Kubernetes (api/src/main.ts): Redis connections, stores, the app with its security
- * layer, `listen`, and the periodic expiry of finished traces' results.
+ * layer, `listen`, and, every minute, the expiry of finished traces' results and the repair of
+ * traces that were recorded but never queued.
  */
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TraceTarget } from '../../contracts/index.ts';
+import { repairUnqueuedTraces } from '../../scheduler/src/repair-unqueued.ts';
 import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { buildApp } from './app.ts';
@@ -74,16 +76,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
-  const expire = async () => {
+  const maintain = async () => {
     try {
       const expired = await expireResults(traces, results);
       if (expired.length > 0) logger.info({ traces: expired.length }, 'expired trace results removed');
+      const repaired = await repairUnqueuedTraces(traces, queue);
+      for (const traceId of repaired.requeued) logger.warn({ traceId }, 'trace was recorded but not queued: queued again');
+      for (const traceId of repaired.failed) logger.warn({ traceId }, 'trace was never scheduled: failed');
     } catch (err) {
-      logger.warn({ err }, 'expiry of trace results failed; will retry');
+      logger.warn({ err }, 'maintenance (result expiry, queue repair) failed; will retry');
     }
   };
-  void expire();
-  const timer = setInterval(() => void expire(), MAINTENANCE_MS);
+  void maintain();
+  const timer = setInterval(() => void maintain(), MAINTENANCE_MS);
   timer.unref();
 
   let closing: Promise<void> | undefined;
