@@ -5,9 +5,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 
 export interface ReceivedUpload {
   method: string;
@@ -46,24 +43,4 @@ export async function startUploadServer(script: { status: number; headers?: Reco
   };
 }
 
-/** The entries of a tar.gz body: name → content. */
-export async function untarGz(body: Buffer): Promise<Map<string, Buffer>> {
-  const entries = new Map<string, Buffer>();
-  const ex = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      const parts: Buffer[] = [];
-      stream.on('data', (c: unknown) => parts.push(c as Buffer));
-      stream.on('end', () => {
-        entries.set(header.name, Buffer.concat(parts));
-        next();
-      });
-      stream.resume();
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  Readable.from([gunzipSync(body)]).pipe(ex);
-  await done;
-  return entries;
-}
+export { untarGz } from './support/tar.ts';

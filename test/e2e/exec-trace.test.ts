@@ -4,6 +4,7 @@
  * exec trace of one cgroup while a second cgroup also execs: only the target's events come back,
  * with the gadget's fields, in the events, the summary and the bundle.
  */
+import { untarGzText } from '../support/tar.ts';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,8 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gunzipSync } from 'node:zlib';
-import { extract as tarExtract } from 'tar-stream';
 import { loadConfig } from '../../api/src/config.ts';
 import { getGadget } from '../../bpf/gadgets/index.ts';
 import { startAllInOne, type RunningServer } from '../../cli/serve.ts';
@@ -45,23 +44,6 @@ after(async () => {
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function untar(gz: Buffer): Promise<Map<string, string>> {
-  const ex = tarExtract();
-  const files = new Map<string, string>();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (c: unknown) => parts.push(c as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts).toString());
-      next();
-    });
-  });
-  const done = new Promise<void>((r) => ex.on('finish', () => r()));
-  ex.end(gunzipSync(gz));
-  await done;
-  return files;
-}
 
 test('exec trace of one cgroup: succeeded, only its events, exact fields, summary and bundle', { skip }, async () => {
   const postedAt = Date.now();
@@ -111,7 +93,7 @@ test('exec trace of one cgroup: succeeded, only its events, exact fields, summar
   assert.deepEqual(page.items[0], events[0]);
 
   const bundle = Buffer.from(await (await fetch(`${server.url}/v1/traces/${id}/bundle`)).arrayBuffer());
-  const files = await untar(bundle);
+  const files = await untarGzText(bundle);
   assert.ok(files.has('manifest.json') && files.has('summary.json') && files.has('nodes/e2e-node/events.ndjson'));
   const manifest = JSON.parse(files.get('manifest.json')!);
   assert.deepEqual(manifest.request.target, { cgroupPaths: [target.relPath] });

@@ -3,10 +3,8 @@
  * PUT /v1/traces/:id/nodes/:node/result with the node's bearer token; keeps the tar.gz and
  * unpacks events.ndjson and summary.json.
  */
+import { untarGz } from '../support/tar.ts';
 import { createServer, type Server } from 'node:http';
-import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
-import { Readable } from 'node:stream';
 import type { NodeSummary, TraceEvent } from '../../contracts/index.ts';
 
 export interface ReceivedResult {
@@ -15,27 +13,6 @@ export interface ReceivedResult {
   token: string;
   events: TraceEvent[];
   summary?: NodeSummary;
-}
-
-async function untar(buf: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const ex = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(header.name, Buffer.concat(chunks));
-        next();
-      });
-      stream.resume();
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  Readable.from([gunzipSync(buf)]).pipe(ex);
-  await done;
-  return files;
 }
 
 export class UploadReceiver {
@@ -55,7 +32,7 @@ export class UploadReceiver {
       req.on('end', () => {
         void (async () => {
           try {
-            const files = await untar(Buffer.concat(chunks));
+            const files = await untarGz(Buffer.concat(chunks));
             const events = (files.get('events.ndjson')?.toString() ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceEvent);
             const summaryText = files.get('summary.json')?.toString();
             const result: ReceivedResult = {

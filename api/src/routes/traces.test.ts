@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { untarGzText } from '../../../test/support/tar.ts';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gzipSync, gunzipSync } from 'node:zlib';
-import { pack as tarPack, extract as tarExtract } from 'tar-stream';
+import { gzipSync } from 'node:zlib';
+import { pack as tarPack } from 'tar-stream';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
 import { issueUploadToken } from '../../../scheduler/src/upload-token.ts';
 import { expireResults } from '../store/expire-results.ts';
@@ -17,23 +18,6 @@ async function tarGz(files: Record<string, string>): Promise<Buffer> {
   pack.finalize();
   await done;
   return gzipSync(Buffer.concat(chunks));
-}
-
-async function untar(gz: Buffer): Promise<Map<string, string>> {
-  const ex = tarExtract();
-  const files = new Map<string, string>();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (c: unknown) => parts.push(c as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts).toString());
-      next();
-    });
-  });
-  const done = new Promise<void>((r) => ex.on('finish', () => r()));
-  ex.end(gunzipSync(gz));
-  await done;
-  return files;
 }
 
 function summary(traceId: string, node: string, events: number) {
@@ -242,7 +226,7 @@ describe('traces', { skip }, () => {
     const bundle = await fx.app.inject({ url: `/v1/traces/${id}/bundle` });
     assert.equal(bundle.statusCode, 200);
     assert.equal(bundle.headers['content-type'], 'application/gzip');
-    const files = await untar(bundle.rawPayload);
+    const files = await untarGzText(bundle.rawPayload);
     assert.deepEqual([...files.keys()].sort(), ['manifest.json', 'nodes/test-node/events.ndjson', 'nodes/test-node/summary.json', 'summary.json']);
     const manifest = JSON.parse(files.get('manifest.json')!);
     assert.equal(manifest.traceId, id);
