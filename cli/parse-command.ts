@@ -3,6 +3,7 @@
  * Pure: no I/O, no environment (the caller passes `env`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { KubernetesTarget, LocalTarget } from '../contracts/index.ts';
 import { parseDurationSeconds } from './duration.ts';
 
 export class UsageError extends Error {
@@ -16,16 +17,8 @@ export interface Connection {
   token?: string;
 }
 
-export interface RunTarget {
-  namespace?: string;
-  labelSelector?: string;
-  podName?: string;
-  containerName?: string;
-  nodeName?: string;
-  cgroupPaths?: string[];
-  pids?: number[];
-  containerIds?: string[];
-}
+/** Either kind of target (Kubernetes or local), as the user typed it; the API tells which one it accepts. */
+export type RunTarget = Partial<KubernetesTarget> & LocalTarget;
 
 export type Command =
   | { kind: 'help'; topic?: string }

@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
+import { freeLoopbackPort } from './redis-server-process.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 let redis: TestRedis;
@@ -22,15 +22,6 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function startApi(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'info', UPLOAD_TOKEN_SECRET: 'x'.repeat(32), ...env },
@@ -44,7 +35,7 @@ function startApi(env: Record<string, string>) {
 }
 
 test('serves the API on loopback against an external Redis, and stops on SIGTERM', async () => {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const api = startApi({ REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1' });
   const base = `http://127.0.0.1:${port}`;
   let ready = false;
@@ -70,13 +61,13 @@ test('serves the API on loopback against an external Redis, and stops on SIGTERM
 });
 
 test('refuses to listen beyond loopback without authentication, naming the problem', async () => {
-  const api = startApi({ REDIS_URL: redis.url, PORT: String(await freePort()), HOST: '0.0.0.0' });
+  const api = startApi({ REDIS_URL: redis.url, PORT: String(await freeLoopbackPort()), HOST: '0.0.0.0' });
   assert.equal(await api.exited, 2);
   assert.match(api.output(), /authentication/i);
 });
 
 test('refuses to start without REDIS_URL, naming the variable', async () => {
-  const api = startApi({ PORT: String(await freePort()) });
+  const api = startApi({ PORT: String(await freeLoopbackPort()) });
   assert.equal(await api.exited, 2);
   assert.match(api.output(), /REDIS_URL/);
 });

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TRACEJOB_BIN = join(REPO_ROOT, 'bin', 'tracejob.js');
@@ -17,25 +17,12 @@ export interface TracejobServer {
   dataDir: string;
   /** Server output so far (stderr + stdout), for failure messages. */
   output(): string;
-  /** Whether GET /v1/traces/:id/watch is served (the user-facing plugins are wired in). */
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startTracejobServer(env: Record<string, string> = {}): Promise<TracejobServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-serve-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   let out = '';
   // TRACEJOB_TEST_SERVE_ARGV (JSON array) replaces `bin/tracejob.js serve`, e.g. to try a locally patched server.
   const argv = process.env.TRACEJOB_TEST_SERVE_ARGV ? (JSON.parse(process.env.TRACEJOB_TEST_SERVE_ARGV) as string[]) : [TRACEJOB_BIN, 'serve'];

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 
 const repo = new URL('../..', import.meta.url).pathname;
@@ -23,21 +23,12 @@ let base = '';
 let dataDir = '';
 let cgroup: TestCgroup | undefined;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 before(async () => {
   if (skip) return;
   const build = spawnSync('npm', ['run', '-s', 'build:ts'], { cwd: repo, encoding: 'utf8' });
   assert.equal(build.status, 0, `npm run build:ts failed:\n${build.stdout}\n${build.stderr}`);
   dataDir = mkdtempSync(join(tmpdir(), 'tracejob-built-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   base = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, NODE_NAME: 'built-node', LOG_LEVEL: 'info' };
   delete env.TRACEJOB_FROM_SOURCE; // the point of this test: run dist/

@@ -10,12 +10,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'node:https';
 import { AuthenticationV1Api, CoreV1Api, KubeConfig } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
+import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
 
 const cacheDir = process.env.TRACEJOB_CACHE || '/var/cache/tracejob';
 const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -36,18 +36,6 @@ export function controlPlaneSkipReason(): string | undefined {
     return `kube-apiserver/etcd are not built (${apiserver}) and the Go toolchain is missing: install Go >= 1.25 and run test/k8s/build-control-plane.sh`;
   }
   return `kube-apiserver/etcd are not built yet (${apiserver}): run test/k8s/build-control-plane.sh (builds them from the Go module proxy, ~30 min, cached)`;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ControlPlane {
@@ -125,7 +113,7 @@ export async function startControlPlane(opts: { logDir?: string; extraApiserverA
   const { apiserver, etcd } = controlPlaneBinaries();
   const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-k8s-'));
   const logDir = opts.logDir ?? dataDir;
-  const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClient, etcdPeer, securePort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
   const adminToken = randomBytes(24).toString('hex');
   writeFileSync(join(dataDir, 'tokens.csv'), `${adminToken},tracejob-test-admin,tracejob-test-admin,"system:masters"\n`, { mode: 0o600 });
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -9,17 +9,10 @@
  *   status <trace-id>
  *   cancel <trace-id>
  */
-import { GADGET_NAMES, isGadgetName, type GadgetName } from '../../../contracts/index.ts';
+import { GADGET_NAMES, isGadgetName, type GadgetName, type KubernetesTarget, type LocalTarget } from '../../../contracts/index.ts';
 
-export interface SlackRunTarget {
-  namespace?: string;
-  labelSelector?: string;
-  podName?: string;
-  containerName?: string;
-  nodeName?: string;
-  cgroupPaths?: string[];
-  pids?: number[];
-}
+/** A Kubernetes target, or cgroups/pids for the local backend. */
+export type SlackRunTarget = Partial<KubernetesTarget> & Omit<LocalTarget, 'containerIds'>;
 
 export type SlackCommand =
   | { kind: 'help' }
