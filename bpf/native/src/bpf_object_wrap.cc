@@ -274,6 +274,12 @@ Napi::Value BpfObjectWrap::Maps(const Napi::CallbackInfo& info) {
   return out;
 }
 
+void BpfObjectWrap::RequireKeySize(Napi::Env env, const char* op, const std::string& name, bpf_map* map, size_t length) const {
+  if (length != bpf_map__key_size(map))
+    ThrowBpfError(env, EINVAL, op, Ctx(name),
+                  "key is " + std::to_string(length) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+}
+
 static size_t ValueBytes(bpf_map* map) {
   size_t vs = bpf_map__value_size(map);
   if (!IsPerCpu(bpf_map__type(map))) return vs;
@@ -294,9 +300,7 @@ void BpfObjectWrap::MapUpdate(const Napi::CallbackInfo& info) {
   }
   RequireLoaded(env, op, name);
   bpf_map* map = FindMap(env, op, name);
-  if (key.Length() != bpf_map__key_size(map))
-    ThrowBpfError(env, EINVAL, op, Ctx(name),
-                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  RequireKeySize(env, op, name, map, key.Length());
   size_t want = ValueBytes(map);
   if (value.Length() != want)
     ThrowBpfError(env, EINVAL, op, Ctx(name),
@@ -313,9 +317,7 @@ Napi::Value BpfObjectWrap::MapLookup(const Napi::CallbackInfo& info) {
   Napi::Buffer<uint8_t> key = BufferArg(info, 1, op, "key");
   RequireLoaded(env, op, name);
   bpf_map* map = FindMap(env, op, name);
-  if (key.Length() != bpf_map__key_size(map))
-    ThrowBpfError(env, EINVAL, op, Ctx(name),
-                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  RequireKeySize(env, op, name, map, key.Length());
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, ValueBytes(map));
   if (bpf_map_lookup_elem(bpf_map__fd(map), key.Data(), out.Data()) != 0) {
     if (errno == ENOENT) return env.Null();
@@ -331,9 +333,7 @@ Napi::Value BpfObjectWrap::MapDelete(const Napi::CallbackInfo& info) {
   Napi::Buffer<uint8_t> key = BufferArg(info, 1, op, "key");
   RequireLoaded(env, op, name);
   bpf_map* map = FindMap(env, op, name);
-  if (key.Length() != bpf_map__key_size(map))
-    ThrowBpfError(env, EINVAL, op, Ctx(name),
-                  "key is " + std::to_string(key.Length()) + " bytes, the map's key is " + std::to_string(bpf_map__key_size(map)) + " bytes");
+  RequireKeySize(env, op, name, map, key.Length());
   if (bpf_map_delete_elem(bpf_map__fd(map), key.Data()) != 0) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
     ThrowBpfError(env, errno, op, Ctx(name));

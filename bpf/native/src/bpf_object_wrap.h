@@ -46,6 +46,8 @@ class BpfObjectWrap : public Napi::ObjectWrap<BpfObjectWrap> {
   void RequireOpen(Napi::Env env, const char* op) const;
   void RequireLoaded(Napi::Env env, const char* op, const std::string& map) const;
   bpf_map* FindMap(Napi::Env env, const char* op, const std::string& name) const;
+  /** EINVAL naming the map unless `length` is the map's key size. */
+  void RequireKeySize(Napi::Env env, const char* op, const std::string& name, bpf_map* map, size_t length) const;
 
   std::string path_;
   bpf_object* obj_ = nullptr;
