@@ -1,16 +1,8 @@
 /** The JSON shapes the CLI reads from the API (a subset of what the API sends). */
-import type { NodeStatus, TopEntry, TraceStatus } from '../contracts/index.ts';
+import type { NodeState, TopEntry, TraceStatus } from '../contracts/index.ts';
 
-export interface NodeView {
-  node: string;
-  status: NodeStatus;
-  events: number;
-  lostEvents: number;
-  truncated?: boolean;
-  stopReason?: string;
-  error?: string;
-  uploaded?: boolean;
-}
+/** A node of a trace as the API shows it: its state plus whether its result was uploaded. */
+export type NodeView = NodeState & { uploaded?: boolean };
 
 export interface TraceView {
   id: string;
