@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { TraceTarget } from '../../contracts/index.ts';
 import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
 import { LocalBackend } from '../../scheduler/src/local/local-backend.ts';
 import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
@@ -40,8 +41,8 @@ export interface AppFixtureOptions {
   ready?: boolean;
   /** Passed to buildApp: false when the test registers the watch/callback/Slack/UI plugins itself. */
   userFacingPlugins?: boolean;
-  /** false: no synchronous target check at POST (local backend). Default true. */
-  checkTarget?: boolean;
+  /** The synchronous target check at POST; default: the local backend's (local config only); false: none. */
+  checkTarget?: boolean | ((target: TraceTarget) => Promise<void>);
 }
 
 export async function startAppFixture(env: Record<string, string> = {}, opts: AppFixtureOptions = {}): Promise<AppFixture> {
@@ -64,7 +65,11 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     results,
     gadgets: await gadgetCatalogueForTests(),
     metrics,
-    ...(config.backend === 'local' && opts.checkTarget !== false ? { checkTarget: (t) => backend.checkTarget(t) } : {}),
+    ...(typeof opts.checkTarget === 'function'
+      ? { checkTarget: opts.checkTarget }
+      : config.backend === 'local' && opts.checkTarget !== false
+        ? { checkTarget: (t: TraceTarget) => backend.checkTarget(t) }
+        : {}),
     ...(opts.userFacingPlugins === false ? { userFacingPlugins: false } : {}),
   });
   if (opts.ready !== false) await app.ready();

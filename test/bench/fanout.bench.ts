@@ -14,17 +14,9 @@
 import { randomBytes } from 'node:crypto';
 import type { NodeJobSpec } from '../../contracts/index.ts';
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { buildApp } from '../../api/src/app.ts';
-import { loadConfig } from '../../api/src/config.ts';
-import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
-import { TracejobMetrics } from '../../api/src/metrics.ts';
-import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { startAppFixture } from '../../api/src/app-fixture.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { startTestRedis } from '../support/redis.ts';
@@ -69,20 +61,8 @@ function counting(kc: KubeConfig): CountingKubeConfig {
 const apiKc = counting(cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api')));
 const schedulerKc = counting(cluster.scheduler);
 const redis = await startTestRedis();
-const dataDir = mkdtempSync(join(tmpdir(), 'tracejob-bench-fanout-'));
-const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, BACKEND: 'kubernetes', LOG_LEVEL: 'silent', MAX_DURATION_SECONDS: '3600' });
-const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: null }));
-const app = await buildApp({
-  config,
-  redis: redis.client(),
-  queue,
-  queueDepth: () => queueDepth(queue),
-  traces: new TraceStore(redis.client(), config.retentionSeconds),
-  results: new FsResultStore(dataDir),
-  gadgets: await loadGadgetCatalogue(),
-  metrics: new TracejobMetrics(() => queueDepth(queue)),
-  checkTarget: kubernetesTargetCheck(apiKc),
-});
+const api = await startAppFixture({ BACKEND: 'kubernetes', MAX_DURATION_SECONDS: '3600' }, { redis, checkTarget: kubernetesTargetCheck(apiKc) });
+const { app, config } = api;
 await app.listen({ port: 0, host: '127.0.0.1' });
 const addr = app.server.address();
 const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -163,8 +143,7 @@ try {
   await app.close();
   await worker.close();
   await backend.close();
-  await queue.close();
+  await api.close();
   await redis.close();
   await cluster.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 }

@@ -10,24 +10,16 @@
  * no runner pod or Secret left.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { buildApp } from '../../api/src/app.ts';
-import { loadConfig } from '../../api/src/config.ts';
-import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
-import { TracejobMetrics } from '../../api/src/metrics.ts';
-import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
 import type { TraceEvent } from '../../contracts/index.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { DEFAULT_RUNNER_POD_CONFIG, runnerSelector } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
@@ -43,13 +35,11 @@ let cluster: TestCluster;
 let kubelet: TestKubelet;
 let parent: TestCgroup;
 let redis: TestRedis;
-let app: FastifyInstance;
+let api: AppFixture;
 let worker: TraceWorker;
 let backend: KubernetesBackend;
-let dataDir: string;
 let url: string;
 const connections: Redis[] = [];
-let closeQueue: () => Promise<void>;
 
 before(async () => {
   if (skip) return;
@@ -75,28 +65,14 @@ before(async () => {
   ]);
 
   redis = await startTestRedis();
-  dataDir = mkdtempSync(join(tmpdir(), 'tracejob-k8s-e2e-'));
-  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, BACKEND: 'kubernetes', PORT: '0', LOG_LEVEL: 'silent', NODE_NAME: 'api' });
+  const apiKubeConfig = cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api'));
+  api = await startAppFixture({ BACKEND: 'kubernetes', NODE_NAME: 'api' }, { redis, checkTarget: kubernetesTargetCheck(apiKubeConfig) });
+  const { app, config } = api;
   const conn = () => {
     const c = new Redis(redis.url, { maxRetriesPerRequest: null });
     connections.push(c);
     return c;
   };
-  const queue = createTraceQueue(conn());
-  closeQueue = () => queue.close();
-  const results = new FsResultStore(dataDir);
-  const apiKubeConfig = cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api'));
-  app = await buildApp({
-    config,
-    redis: conn(),
-    queue,
-    queueDepth: () => queueDepth(queue),
-    traces: new TraceStore(conn(), config.retentionSeconds),
-    results,
-    gadgets: await loadGadgetCatalogue(),
-    metrics: new TracejobMetrics(() => queueDepth(queue)),
-    checkTarget: kubernetesTargetCheck(apiKubeConfig),
-  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -124,16 +100,15 @@ before(async () => {
 });
 
 after(async () => {
-  await app?.close();
+  await api?.app.close();
   await worker?.close();
   await backend?.close();
-  await closeQueue?.();
+  await api?.close();
   for (const c of connections) c.disconnect();
   await redis?.close();
   await kubelet?.stop();
   await parent?.destroy();
   await cluster?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 type TraceView = { status: string; error?: string; nodes: Array<{ node: string; status: string; events: number; error?: string }> };

@@ -8,21 +8,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/src/app.ts';
-import { loadConfig } from '../../api/src/config.ts';
-import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
-import { TracejobMetrics } from '../../api/src/metrics.ts';
-import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
 import { PodWatch } from '../../scheduler/src/kubernetes/pod-watch.ts';
 import { runnerSelector } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
-import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
-import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
 import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
@@ -36,10 +28,9 @@ let cluster: TestCluster;
 let kubelet: TestKubelet;
 let parent: TestCgroup;
 let redis: TestRedis;
-let app: FastifyInstance;
+let api: AppFixture;
 let url: string;
 let dataDir: string;
-let closeQueue: () => Promise<void>;
 const schedulers: ChildProcess[] = [];
 const uploadTokenSecret = randomBytes(32).toString('base64url');
 
@@ -62,20 +53,9 @@ before(async () => {
     { name: 'web-2', node: 'node-2', labels: { app: 'web' } },
   ]);
   redis = await startTestRedis();
-  dataDir = mkdtempSync(join(tmpdir(), 'tracejob-k8s-sched-'));
-  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redis.url, BACKEND: 'kubernetes', LOG_LEVEL: 'silent', UPLOAD_TOKEN_SECRET: uploadTokenSecret });
-  const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: null }));
-  closeQueue = () => queue.close();
-  app = await buildApp({
-    config,
-    redis: redis.client(),
-    queue,
-    queueDepth: () => queueDepth(queue),
-    traces: new TraceStore(redis.client(), config.retentionSeconds),
-    results: new FsResultStore(dataDir),
-    gadgets: await loadGadgetCatalogue(),
-    metrics: new TracejobMetrics(() => queueDepth(queue)),
-  });
+  api = await startAppFixture({ BACKEND: 'kubernetes', UPLOAD_TOKEN_SECRET: uploadTokenSecret }, { redis });
+  const app = api.app;
+  dataDir = api.dataDir;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -83,13 +63,11 @@ before(async () => {
 
 after(async () => {
   for (const s of schedulers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-  await app?.close();
-  await closeQueue?.();
+  await api?.close();
   await redis?.close();
   await kubelet?.stop();
   await parent?.destroy();
   await cluster?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 function startScheduler(kubeconfigFile: string): ChildProcess {
