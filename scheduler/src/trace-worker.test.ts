@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
+import { startAppFixture, type AppFixture } from '../../test/support/app-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../test/support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
 import { LocalBackend } from './local/local-backend.ts';

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { NodeJobSpec } from '../../contracts/index.ts';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { startAppFixture } from '../../api/src/app-fixture.ts';
+import { startAppFixture } from '../support/app-fixture.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
 import { TraceWorker } from '../../scheduler/src/trace-worker.ts';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
+import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import type { TraceEvent } from '../../contracts/index.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';

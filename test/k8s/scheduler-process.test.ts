@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
+import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import { PodWatch } from '../../scheduler/src/kubernetes/pod-watch.ts';
 import { runnerSelector } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';

@@ -3,7 +3,7 @@
  * with the security plugin (auth, limits, audit) registered before `ready()`, and the audit lines
  * captured. Tests only.
  */
-import { startAppFixture, type AppFixture } from '../../api/src/app-fixture.ts';
+import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import type { AuthConfig } from '../../api/src/auth/access-policy.ts';
 import type { KubernetesReviewer } from '../../api/src/auth/kubernetes-reviews.ts';
 import { securityOptionsFor, tracejobSecurity } from '../../api/src/auth/security-plugin.ts';

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { loadCallbackConfig } from './callback-config.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback, verifyCallbackSignature } from './callback-signature.ts';
 import completionCallbacks, { CALLBACK_PENDING_KEY } from './callbacks-plugin.ts';
-import { buildUnreadyApp, type UnreadyApp } from './test-app.ts';
+import { buildUnreadyApp, type UnreadyApp } from '../../../test/support/app-fixture.ts';
 import { startTestReceiver } from './test-receiver.ts';
 
 const SECRET = 'x'.repeat(40);

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { slackSignature } from '../auth/slack-signature.ts';
-import { buildUnreadyApp, type UnreadyApp } from '../callbacks/test-app.ts';
+import { buildUnreadyApp, type UnreadyApp } from '../../../test/support/app-fixture.ts';
 import { startTestReceiver, type TestReceiver } from '../callbacks/test-receiver.ts';
 import { loadSlackConfig } from './chatops-config.ts';
 import slackChatops, { SLACK_PENDING_KEY } from './slack-plugin.ts';

@@ -7,7 +7,7 @@ import { pack as tarPack } from 'tar-stream';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
 import { issueUploadToken } from '../../../scheduler/src/upload-token.ts';
 import { expireResults } from '../store/expire-results.ts';
-import { startAppFixture, type AppFixture } from '../app-fixture.ts';
+import { startAppFixture, type AppFixture } from '../../../test/support/app-fixture.ts';
 
 async function tarGz(files: Record<string, string>): Promise<Buffer> {
   const pack = tarPack();

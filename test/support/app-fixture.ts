@@ -1,6 +1,6 @@
 /**
  * Builds the app for route tests against a real Redis (test/support/redis.ts) and a temporary
- * DATA_DIR. Not used in production.
+ * DATA_DIR. Tests and benchmarks only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,20 +8,16 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { TraceTarget } from '../../contracts/index.ts';
-import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
+import { startTestRedis, type TestRedis } from './redis.ts';
 import { LocalBackend } from '../../scheduler/src/local/local-backend.ts';
 import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
 import { TraceStore } from '../../scheduler/src/trace-store.ts';
-import { buildApp } from './app.ts';
-import { loadConfig, type Config } from './config.ts';
-import { loadGadgetCatalogue, type GadgetCatalogue } from './gadget-catalogue.ts';
-import { TracejobMetrics } from './metrics.ts';
-import { FsResultStore } from './store/fs-result-store.ts';
+import { buildApp } from '../../api/src/app.ts';
+import { loadConfig, type Config } from '../../api/src/config.ts';
+import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
+import { TracejobMetrics } from '../../api/src/metrics.ts';
+import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
 import { pino } from 'pino';
-
-export async function gadgetCatalogueForTests(): Promise<GadgetCatalogue> {
-  return loadGadgetCatalogue();
-}
 
 export interface AppFixture {
   app: FastifyInstance;
@@ -63,7 +59,7 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     queueDepth: () => queueDepth(queue),
     traces,
     results,
-    gadgets: await gadgetCatalogueForTests(),
+    gadgets: await loadGadgetCatalogue(),
     metrics,
     ...(typeof opts.checkTarget === 'function'
       ? { checkTarget: opts.checkTarget }
@@ -88,4 +84,11 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export type UnreadyApp = AppFixture;
+
+/** The app before `ready()` and without the user-facing plugins, so a test can register the plugin under test first. */
+export function buildUnreadyApp(env: Record<string, string> = {}): Promise<UnreadyApp> {
+  return startAppFixture(env, { ready: false, userFacingPlugins: false, checkTarget: false });
 }
