@@ -11,7 +11,7 @@
 # Kubernetes release itself uses.
 #
 # Environment: TRACEJOB_CACHE (default /var/cache/tracejob), KUBE_VERSION, ETCD_VERSION.
-# Gentle on shared machines: builds one package at a time (-p=1) under nice.
+# Gentle on shared machines: at most two packages at a time (-p=2), under nice.
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.35.4}"
@@ -69,7 +69,7 @@ for m in $staging; do
 done
 go mod edit -require="k8s.io/kubernetes@$KUBE_VERSION" -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
 
-export GOFLAGS="${GOFLAGS:-} -mod=mod -p=1"
+export GOFLAGS="${GOFLAGS:-} -mod=mod -p=2"
 echo "build-control-plane: resolving modules (kubernetes $KUBE_VERSION, etcd $ETCD_VERSION) in $WORK" >&2
 nice -n 10 go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" "go.etcd.io/etcd/server/v3/etcdmain@$ETCD_VERSION" >&2
 # Kubernetes pins the etcd it was tested with; do not let `go get` move it.
