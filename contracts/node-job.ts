@@ -33,6 +33,8 @@ export interface UploadTarget {
   url: string;
   /** Bearer token valid only for this trace and node. */
   token: string;
+  /** URL of the node's progress endpoint: PUT <progressUrl> with a NodeProgress (JSON), same token. */
+  progressUrl?: string;
 }
 
 /** What one runner is asked to do: one trace on one node. */
@@ -49,6 +51,12 @@ export interface NodeJobSpec {
   targets: NodeTargets;
   upload?: UploadTarget;
 }
+
+/**
+ * The name a runner gives its main thread (/proc/<pid>/comm, 15 characters at most) once its
+ * signal handlers are in place: before that, a signal would kill it (bin/tracejob-runner.js).
+ */
+export const RUNNER_PROCESS_NAME = 'tracejob-runner';
 
 export const STOP_REASONS = ['deadline', 'max-events', 'max-bytes', 'signal', 'cancelled', 'error'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];

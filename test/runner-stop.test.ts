@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from './support/cgroups.ts';
+import { untilRunnerHandlesSignals } from '../scheduler/src/local/runner-readiness.ts';
 import { readEvents, readSummary, startRunner } from './runner-process.ts';
 
 const skip = kernelTestSkipReason();
@@ -159,10 +160,17 @@ test('a disk that fills up stops the trace with an error that says how many even
 test('a SIGTERM while the runner is still starting is not lost: summary with stop reason signal, exit 0', { skip }, async () => {
   const out = join(outRoot, 'early');
   const runner = startRunner(['--gadget', 'exec', '--duration', '60', '--cgroup', cg.path, '--out', out]);
-  await sleep(100);
+  // The earliest a node process can catch a signal is its first lines of JavaScript (the launcher's
+  // handlers, which then mark the process); send it then, while the runner still loads.
+  assert.equal(await untilRunnerHandlesSignals(runner.child.pid!, 30_000), true, 'the launcher handles signals');
   runner.child.kill('SIGTERM');
   const { code, signal } = await runner.exited;
   assert.equal(signal, null, 'not killed by the signal');
   assert.equal(code, 0, runner.stderr());
   assert.equal(readSummary(out).stopReason, 'signal');
+  assert.equal(
+    runner.logs.some((l) => l.step === 'session' && l.stopReason === undefined),
+    false,
+    'the signal came before the gadget was attached: it never traced',
+  );
 });

@@ -55,6 +55,8 @@ export interface RunnerOptions {
   rescanIntervalMs: number;
   uploadAttempts: number;
   uploadBackoffMs: number;
+  /** How often the live counts are reported to the API (upload.progressUrl). */
+  progressIntervalMs: number;
   progress: boolean;
 }
 
@@ -151,7 +153,8 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
   const uploadToken = f['upload-token'] ?? input.env.TRACEJOB_UPLOAD_TOKEN ?? (merged.upload as { token?: string } | undefined)?.token;
   if (uploadUrl !== undefined) {
     if (!uploadToken) throw new UsageError('--upload-url needs --upload-token (or env TRACEJOB_UPLOAD_TOKEN)');
-    merged.upload = { url: uploadUrl, token: uploadToken };
+    const progressUrl = (merged.upload as { progressUrl?: string } | undefined)?.progressUrl;
+    merged.upload = { url: uploadUrl, token: uploadToken, ...(progressUrl !== undefined ? { progressUrl } : {}) };
   } else if (f['upload-token'] !== undefined) {
     throw new UsageError('--upload-token given without --upload-url');
   }
@@ -175,6 +178,7 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
     uploadAttempts: f['upload-attempts'] === undefined ? 5 : positiveIntFlag('--upload-attempts', f['upload-attempts']),
     uploadBackoffMs:
       f['upload-backoff'] === undefined ? 500 : flagValue('--upload-backoff', () => Math.round(parseDurationSeconds(f['upload-backoff']!) * 1000)),
+    progressIntervalMs: 1000,
     progress: Boolean(f.progress) || input.stderrIsTTY,
   };
   const cgroupRoot = f['cgroup-root'] ?? input.env.TRACEJOB_CGROUP_ROOT;

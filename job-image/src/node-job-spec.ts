@@ -82,16 +82,22 @@ export function parseNodeJobSpec(value: unknown): NodeJobSpec {
   if (value.maxResultBytes !== undefined) spec.maxResultBytes = positiveInt(value.maxResultBytes, 'maxResultBytes');
   if (value.upload !== undefined) {
     if (!isObject(value.upload)) throw new InvalidSpecError('upload', 'must be an object with url and token');
-    const url = str(value.upload, 'url', 'upload.url', true);
-    if (!/^https?:\/\//.test(url)) throw new InvalidSpecError('upload.url', `must be an http(s) URL, got ${JSON.stringify(url)}`);
-    try {
-      new URL(url);
-    } catch {
-      throw new InvalidSpecError('upload.url', `is not a valid URL: ${JSON.stringify(url)}`);
-    }
+    const url = httpUrl(str(value.upload, 'url', 'upload.url', true), 'upload.url');
     spec.upload = { url, token: str(value.upload, 'token', 'upload.token', true) };
+    const progressUrl = str(value.upload, 'progressUrl', 'upload.progressUrl', false);
+    if (progressUrl !== undefined) spec.upload.progressUrl = httpUrl(progressUrl, 'upload.progressUrl');
   }
   return spec;
+}
+
+function httpUrl(url: string, path: string): string {
+  if (!/^https?:\/\//.test(url)) throw new InvalidSpecError(path, `must be an http(s) URL, got ${JSON.stringify(url)}`);
+  try {
+    new URL(url);
+  } catch {
+    throw new InvalidSpecError(path, `is not a valid URL: ${JSON.stringify(url)}`);
+  }
+  return url;
 }
 
 function parseTargets(value: unknown): NodeTargets {

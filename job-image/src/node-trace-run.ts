@@ -19,6 +19,7 @@ import { ensureKernelFilesystems } from './kernel-fs-mounts.ts';
 import type { StopRequests } from './stop-requests.ts';
 import { buildNodeSummary } from './summary/build-node-summary.ts';
 import { EventTally } from './summary/event-tally.ts';
+import { ProgressReporter } from './upload/progress-reporter.ts';
 import { UploadFailedError, uploadResult } from './upload/result-uploader.ts';
 
 export const EVENTS_FILE = 'events.ndjson';
@@ -59,6 +60,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   let lost = 0;
   let session: GadgetSession | undefined;
   let resolver: CgroupResolver | undefined;
+  let reporter: ProgressReporter | undefined;
   const timers: NodeJS.Timeout[] = [];
 
   try {
@@ -128,6 +130,23 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       log.info({ step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds }, `tracing ${spec.gadget} for ${spec.durationSeconds}s`);
 
       timers.push(setTimeout(() => stop.request('deadline'), Math.max(0, spec.durationSeconds * 1000)));
+      if (spec.upload?.progressUrl) {
+        reporter = new ProgressReporter({
+          url: spec.upload.progressUrl,
+          token: spec.upload.token,
+          onCancelRequested() {
+            if (!stop.reason) log.info({ step: 'cancel' }, 'the API says the trace was cancelled');
+            stop.request('cancelled');
+          },
+          onFailure: (reason) => log.warn({ step: 'progress', err: reason }, `progress report failed: ${reason}`),
+        });
+        const live = reporter;
+        const running = session;
+        const tracingSince = startedAt.toISOString();
+        const report = () => void live.report({ tracingSince, events: accepted, lostEvents: running.lostEvents() });
+        report();
+        timers.push(setInterval(report, options.progressIntervalMs));
+      }
       if (options.rescanIntervalMs > 0 && resolver.wantsRescan) {
         const running = session;
         const watched = resolver;
@@ -175,6 +194,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
     }
   }
   writer.close();
+  await reporter?.settle();
   if (writer.writeError) {
     error ??= `writing ${eventsPath} failed (${writer.writeError.message}); ${writer.unwrittenLines + dropped} event(s) not written`;
     exitCode = RUNNER_EXIT.failure;

@@ -21,6 +21,7 @@ import { RUNNER_EXIT, type NodeJobSpec, type TraceTarget } from '../../../contra
 import type { NodeOutcome, NodePlan, RunContext, RunnerBackend } from '../backend.ts';
 import { checkLocalTarget, findCgroupV2Root, resolveLocalTargets } from './local-targets.ts';
 import { isAlive, processStartTicks, type ProcessIdentity } from './process-identity.ts';
+import { untilRunnerHandlesSignals } from './runner-readiness.ts';
 
 export interface LocalBackendOptions {
   redis: Redis;
@@ -204,12 +205,17 @@ export class LocalBackend implements RunnerBackend {
   /** Forwards cancel as SIGUSR1; SIGTERM at the deadline, SIGKILL a while later. Returns a stop function. */
   private superviseSignals(pid: number | undefined, deadlineAt: number, ctx: RunContext, log: Logger): () => void {
     if (pid === undefined) return () => undefined;
+    // SIGKILL needs no handler; the others wait until the runner handles them (runner-readiness.ts).
     const send = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* already gone */
-      }
+      const deliver = () => {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* already gone */
+        }
+      };
+      if (sig === 'SIGKILL') deliver();
+      else void untilRunnerHandlesSignals(pid, 30_000).then(deliver);
     };
     const onAbort = () => {
       log.info({ pid }, 'forwarding cancel to the runner (SIGUSR1)');
