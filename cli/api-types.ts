@@ -29,7 +29,7 @@ export interface WatchStatus {
   elapsedSeconds: number;
   error?: string;
   nodes: NodeView[];
-  counts: { events: number; lostEvents: number; nodesDone: number; nodesTotal: number };
+  counts: { events: number; lostEvents: number; nodesTracing: number; nodesDone: number; nodesTotal: number };
 }
 
 /** `event: summary` of the watch stream: the trace's summary merged across nodes. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WatchStatus } from './api-types.ts';
-import { eventRow, formatProgressLine, formatSummary, renderTable } from './format-output.ts';
+import { eventRow, formatProgressLine, formatSummary, formatTracingNotice, renderTable } from './format-output.ts';
 import { SseParser } from './sse-parser.ts';
 
 const status: WatchStatus = {
@@ -14,7 +14,7 @@ const status: WatchStatus = {
     { node: 'n1', status: 'succeeded', events: 12, lostEvents: 0, stopReason: 'deadline' },
     { node: 'n2', status: 'failed', events: 0, lostEvents: 3, error: 'pod unschedulable' },
   ],
-  counts: { events: 12, lostEvents: 3, nodesDone: 2, nodesTotal: 2 },
+  counts: { events: 12, lostEvents: 3, nodesTracing: 2, nodesDone: 2, nodesTotal: 2 },
 };
 
 test('renderTable aligns columns to the widest cell', () => {
@@ -30,13 +30,32 @@ test('the summary shows status, counts, each node and the top values', () => {
     top: { comm: [{ value: 'sh', count: 9 }, { value: 'ls', count: 3 }] },
   });
   assert.match(text, /trace abc partial: 12 events, 3 lost, 2\/2 nodes/);
+  assert.match(text, /WARNING: 3 events were lost in the kernel .*incomplete/);
   assert.match(text, /n2 +failed +0 +3 +pod unschedulable/);
   assert.match(text, /top comm\nCOUNT +COMM\n9 +sh\n3 +ls\n/);
 });
 
-test('the progress line caps nothing and shows elapsed/duration, nodes and events', () => {
-  assert.equal(formatProgressLine({ ...status, status: 'running', elapsedSeconds: 12.7, counts: { events: 5, lostEvents: 0, nodesDone: 1, nodesTotal: 2 } }), 'running    12s/30s  nodes 1/2  events 5');
-  assert.match(formatProgressLine(status), /lost 3$/);
+test('the progress line shows elapsed/duration, nodes tracing and done, events, and lost events loudly', () => {
+  assert.equal(
+    formatProgressLine({ ...status, status: 'running', elapsedSeconds: 12.7, counts: { events: 5, lostEvents: 0, nodesTracing: 2, nodesDone: 1, nodesTotal: 2 } }),
+    'running    12s/30s  tracing 2/2  done 1/2  events 5',
+  );
+  assert.match(formatProgressLine(status), /LOST 3$/);
+});
+
+test('"tracing on N/N nodes" is said only once every planned node is tracing', () => {
+  const running = (nodesTracing: number, nodesTotal: number): WatchStatus => ({
+    ...status,
+    status: 'running',
+    nodes: [
+      { node: 'n1', status: 'running', events: 0, lostEvents: 0, tracingSince: '2026-12-01T10:00:01.250Z' },
+      { node: 'n2', status: 'running', events: 0, lostEvents: 0, ...(nodesTracing > 1 ? { tracingSince: '2026-12-01T10:00:01.750Z' } : {}) },
+    ],
+    counts: { events: 0, lostEvents: 0, nodesTracing, nodesDone: 0, nodesTotal },
+  });
+  assert.equal(formatTracingNotice(running(1, 2)), undefined);
+  assert.equal(formatTracingNotice(running(0, 0)), undefined);
+  assert.equal(formatTracingNotice(running(2, 2)), 'tracing on 2/2 nodes since 10:00:01.750: reproduce the problem now');
 });
 
 test('an event row puts gadget fields into details', () => {

@@ -59,6 +59,7 @@ export function formatTrace(t: TraceView): string {
 /** The end-of-trace summary: status, counts, per-node table, top-N table per field. */
 export function formatSummary(status: WatchStatus, summary: TraceSummary | undefined, topN = 10): string {
   let out = `trace ${status.id} ${status.status}: ${status.counts.events} events, ${status.counts.lostEvents} lost, ${status.counts.nodesDone}/${status.counts.nodesTotal} nodes\n`;
+  if (status.counts.lostEvents > 0) out += `WARNING: ${status.counts.lostEvents} events were lost in the kernel (ring buffer full): the result is incomplete\n`;
   if (status.error) out += `error: ${status.error}\n`;
   if (status.nodes.length > 0) out += '\n' + renderTable(NODE_HEADERS, nodeRows(status.nodes));
   if (summary) {
@@ -71,11 +72,23 @@ export function formatSummary(status: WatchStatus, summary: TraceSummary | undef
   return out;
 }
 
-/** One line of live progress: `running  12s/30s  nodes 0/1  events 0`. */
+/** One line of live progress: `running    12s/30s  tracing 2/2  done 0/2  events 340  LOST 12`. */
 export function formatProgressLine(s: WatchStatus): string {
   const elapsed = Math.min(s.elapsedSeconds, Math.max(s.durationSeconds, s.elapsedSeconds));
-  const lost = s.counts.lostEvents > 0 ? `  lost ${s.counts.lostEvents}` : '';
-  return `${s.status.padEnd(9)}  ${formatSeconds(elapsed)}/${formatSeconds(s.durationSeconds)}  nodes ${s.counts.nodesDone}/${s.counts.nodesTotal}  events ${s.counts.events}${lost}`;
+  const lost = s.counts.lostEvents > 0 ? `  LOST ${s.counts.lostEvents}` : '';
+  const { nodesTracing, nodesDone, nodesTotal } = s.counts;
+  return `${s.status.padEnd(9)}  ${formatSeconds(elapsed)}/${formatSeconds(s.durationSeconds)}  tracing ${nodesTracing}/${nodesTotal}  done ${nodesDone}/${nodesTotal}  events ${s.counts.events}${lost}`;
+}
+
+/**
+ * Said once, the moment every planned node is tracing: from then on the user can reproduce the
+ * problem. undefined until then (or when nothing is planned yet).
+ */
+export function formatTracingNotice(s: WatchStatus): string | undefined {
+  const { nodesTracing, nodesTotal } = s.counts;
+  if (nodesTotal === 0 || nodesTracing < nodesTotal) return undefined;
+  const since = s.nodes.map((n) => n.tracingSince).filter((t): t is string => t !== undefined).sort().at(-1);
+  return `tracing on ${nodesTracing}/${nodesTotal} node${nodesTotal === 1 ? '' : 's'}${since ? ` since ${since.slice(11, 23)}` : ''}: reproduce the problem now`;
 }
 
 const EVENT_BASE = new Set(['timestamp', 'node', 'namespace', 'pod', 'container', 'pid', 'tid', 'ppid', 'uid', 'comm', 'cgroupId', 'gadget']);

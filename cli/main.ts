@@ -8,16 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ApiClient, ApiRequestError } from './api-client.ts';
 import type { GadgetView, NodeView, TraceView, WatchStatus } from './api-types.ts';
-import {
-  EVENT_HEADERS,
-  eventRow,
-  formatEventLine,
-  formatGadgets,
-  formatProgressLine,
-  formatSummary,
-  formatTrace,
-  formatTraceList,
-} from './format-output.ts';
+import { EVENT_HEADERS, eventRow, formatEventLine, formatGadgets, formatProgressLine, formatSummary, formatTrace, formatTraceList, formatTracingNotice } from './format-output.ts';
 import { parseCommandLine, UsageError, USAGE, type Command } from './parse-command.ts';
 import { watchTrace } from './watch-trace.ts';
 
@@ -39,8 +30,15 @@ function write(stream: Writable, text: string): Promise<void> {
 
 function progressReporter(io: CliIo): { update(s: WatchStatus): void; done(): void } {
   let lastLine = '';
+  let announced = false;
   return {
     update(s) {
+      const notice = announced ? undefined : formatTracingNotice(s);
+      if (notice) {
+        announced = true;
+        io.stderr.write(io.stderrIsTty && lastLine ? `\r\x1b[2K${notice}\n` : `${notice}\n`);
+        lastLine = '';
+      }
       const line = formatProgressLine(s);
       if (line === lastLine) return;
       lastLine = line;

@@ -17,6 +17,7 @@ import type { TracejobMetrics } from './metrics.ts';
 import { requestValidatorCompiler } from './request-validator.ts';
 import { registerGadgetRoutes } from './routes/gadgets.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerNodeProgressRoute } from './routes/node-progress.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 import type { ResultStore } from './store/result-store.ts';
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logg
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
   registerUploadRoutes(app, deps);
+  registerNodeProgressRoute(app, deps);
   if (deps.userFacingPlugins !== false) await registerUserFacingPlugins(app, deps);
   return app;
 }

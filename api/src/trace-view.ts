@@ -26,6 +26,7 @@ export function traceView(rec: TraceRecord) {
       events: rec.nodes.reduce((n, s) => n + s.events, 0),
       lostEvents: rec.nodes.reduce((n, s) => n + s.lostEvents, 0),
     },
+    tracing: { nodes: rec.nodes.filter((n) => n.tracingSince !== undefined).length, of: rec.nodes.length },
     links: traceLinks(rec.id),
   };
   return view;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { NodePlan } from './backend.ts';
-import { isTerminal, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
+import { isTerminal, type NodeProgress, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
 import { evalScript } from './redis-script.ts';
 
 export interface NodeResultCounts {
@@ -25,6 +25,11 @@ export interface NodeResultCounts {
 
 export interface NodeView extends NodeState {
   uploaded: boolean;
+}
+
+/** A runner's last progress report, as kept in the trace record. */
+interface StoredProgress extends NodeProgress {
+  at: string;
 }
 
 export interface TraceRecord {
@@ -106,6 +111,20 @@ const PUT_RESULT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
+`;
+
+/**
+ * A runner's live progress (field `progress:<node>`), written only while the trace runs.
+ * KEYS[1] the trace hash. ARGV[1] the field, ARGV[2] the progress JSON.
+ * Returns -1: no such trace; 1: the trace is cancelled or its cancel was requested (the runner
+ * stops); 0: recorded (or the trace already ended for another reason).
+ */
+const PUT_PROGRESS = `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return -1 end
+if st == 'cancelled' or redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then return 1 end
+if st == 'running' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
 `;
 
 export const CANCEL_CHANNEL = 'tj:cancel';
@@ -257,6 +276,16 @@ export class TraceStore {
     return out === 1;
   }
 
+  /**
+   * Records a runner's live progress (tracingSince, live counts) while the trace runs. Returns
+   * 'missing' when the trace does not exist, 'cancel' when the runner should stop, else 'ok'.
+   */
+  async putNodeProgress(id: string, node: string, progress: NodeProgress, now = new Date()): Promise<'ok' | 'cancel' | 'missing'> {
+    const body: StoredProgress = { ...progress, at: now.toISOString() };
+    const out = (await evalScript(this.redis, PUT_PROGRESS, 1, this.key(id), `progress:${node}`, JSON.stringify(body))) as number;
+    return out === -1 ? 'missing' : out === 1 ? 'cancel' : 'ok';
+  }
+
   async nodeResult(id: string, node: string): Promise<NodeResultCounts | undefined> {
     const raw = await this.redis.hget(this.key(id), `result:${node}`);
     return raw ? (JSON.parse(raw) as NodeResultCounts) : undefined;
@@ -334,6 +363,16 @@ function recordOf(id: string, h: Record<string, string>): TraceRecord | undefine
       const state = JSON.parse(value) as NodeState;
       nodes.set(state.node, { ...state, uploaded: false });
     }
+  }
+  // Live progress: when the node began tracing, and its counts until its result is uploaded.
+  for (const [field, value] of Object.entries(h)) {
+    if (!field.startsWith('progress:')) continue;
+    const node = field.slice('progress:'.length);
+    const p = JSON.parse(value) as StoredProgress;
+    const base: NodeView = nodes.get(node) ?? { node, status: 'running', events: 0, lostEvents: 0, uploaded: false };
+    const live: NodeView = { ...base, tracingSince: base.tracingSince ?? p.tracingSince };
+    if (!base.finishedAt) Object.assign(live, { events: p.events, lostEvents: p.lostEvents, progressAt: p.at });
+    nodes.set(node, live);
   }
   for (const [field, value] of Object.entries(h)) {
     if (!field.startsWith('result:')) continue;

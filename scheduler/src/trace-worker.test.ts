@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { once } from 'node:events';
+import { after, before, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -60,6 +61,19 @@ after(async () => {
   await redis.close();
 });
 
+/** Stops every worker and scheduler process a test started, also when the test fails. */
+function cleanUpAfter(t: TestContext): void {
+  t.after(async () => {
+    for (const w of workers.splice(0)) await w.close(true).catch(() => undefined);
+    for (const c of children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGKILL');
+        await once(c, 'exit');
+      }
+    }
+  });
+}
+
 function inProcessWorker(): TraceWorker {
   const conn = connect();
   const backend = new LocalBackend({ redis: conn, nodeName: 'test-node', dataDir: fx.dataDir, runnerCommand, graceSeconds: 5, logger: pino({ level: 'silent' }) });
@@ -108,8 +122,9 @@ async function post(body: unknown): Promise<string> {
 
 interface View {
   status: string;
-  nodes: { node: string; status: string; events: number; uploaded?: boolean }[];
+  nodes: { node: string; status: string; events: number; lostEvents: number; tracingSince?: string; progressAt?: string; uploaded?: boolean }[];
   counts: { events: number };
+  tracing: { nodes: number; of: number };
   error?: string;
 }
 
@@ -139,11 +154,31 @@ async function until(id: string, pred: (v: View) => boolean, timeoutMs: number):
 const terminal = (v: View) => ['succeeded', 'partial', 'failed', 'cancelled'].includes(v.status);
 const startsOf = (id: string) => readFileSync(join(fx.dataDir, 'runs', id, 'test-node', 'starts.log'), 'utf8').trim().split('\n');
 
-test('cancel of a running trace: runner stops early, uploads, status cancelled, partial results kept', { skip }, async () => {
+test('a running node says when its gadget is attached and shows live counts while it traces', { skip }, async (t) => {
+  cleanUpAfter(t);
   await inProcessWorker().start();
   const id = await post({ gadget: 'exec', durationSeconds: 30, target: { cgroupPaths: [cg.relPath] } });
-  await until(id, (v) => v.nodes.some((n) => n.status === 'running'), 15_000);
-  await sleep(1500);
+  const tracing = await until(id, (v) => v.nodes.some((n) => n.tracingSince !== undefined), 60_000);
+  assert.deepEqual(tracing.tracing, { nodes: 1, of: 1 });
+  const node = tracing.nodes[0]!;
+  assert.equal(node.status, 'running');
+  assert.ok(Date.parse(node.tracingSince!) <= Date.parse(node.progressAt!), 'reported after the gadget was attached');
+  // The workload execs every 50 ms: the live count grows while the runner traces.
+  const first = node.events;
+  const later = await until(id, (v) => (v.nodes[0]?.events ?? 0) > first + 5, 20_000);
+  assert.equal(later.status, 'running', 'live counts arrive before the trace ends');
+  assert.equal(later.nodes[0]?.uploaded, false);
+  assert.equal(later.nodes[0]?.tracingSince, node.tracingSince, 'tracingSince does not move');
+  await fetch(`${base}/v1/traces/${id}`, { method: 'DELETE' });
+  await until(id, terminal, 30_000);
+});
+
+test('cancel of a running trace: runner stops early, uploads, status cancelled, partial results kept', { skip }, async (t) => {
+  cleanUpAfter(t);
+  await inProcessWorker().start();
+  const id = await post({ gadget: 'exec', durationSeconds: 30, target: { cgroupPaths: [cg.relPath] } });
+  // Cancel once the gadget is attached and has seen events (the runner's live counts).
+  await until(id, (v) => v.nodes.some((n) => n.tracingSince !== undefined && n.events > 0), 60_000);
   const started = Date.now();
   const del = await fetch(`${base}/v1/traces/${id}`, { method: 'DELETE' });
   assert.equal(del.status, 202);
@@ -155,10 +190,10 @@ test('cancel of a running trace: runner stops early, uploads, status cancelled, 
   assert.ok(v.counts.events > 0, 'events seen before the cancel are kept');
   const events = await (await fetch(`${base}/v1/traces/${id}/events`)).text();
   assert.equal(events.trim().split('\n').length, v.counts.events);
-  await workers.pop()!.close();
 });
 
-test('a scheduler killed mid-trace: another takes over, the trace completes, the node job ran once', { skip }, async () => {
+test('a scheduler killed mid-trace: another takes over, the trace completes, the node job ran once', { skip }, async (t) => {
+  cleanUpAfter(t);
   const first = schedulerProcess();
   const id = await post({ gadget: 'exec', durationSeconds: 4, target: { cgroupPaths: [cg.relPath] } });
   await until(id, (v) => v.nodes.some((n) => n.status === 'running'), 20_000);
@@ -171,8 +206,9 @@ test('a scheduler killed mid-trace: another takes over, the trace completes, the
   assert.equal(startsOf(id).length, 1, 'one runner for the node, adopted by the second scheduler');
 });
 
-test('Redis restarted between POST and pick-up: the trace is not lost (AOF)', { skip }, async () => {
-  for (const c of children) c.kill('SIGKILL');
+test('Redis restarted between POST and pick-up: the trace is not lost (AOF)', { skip }, async (t) => {
+  cleanUpAfter(t);
+  assert.equal(workers.length + children.length, 0, 'no scheduler of an earlier test is left to pick the trace up');
   const id = await post({ gadget: 'exec', durationSeconds: 1, target: { cgroupPaths: [cg.relPath] } });
   await redis.kill();
   await redis.start();

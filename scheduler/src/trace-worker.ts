@@ -12,7 +12,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { overallStatus, type NodeJobSpec, type NodeState, type TraceStatus } from '../../contracts/index.ts';
+import { lossReason, overallStatus, type NodeJobSpec, type NodeState, type TraceStatus } from '../../contracts/index.ts';
 import { NoMatchingTargetError, type NodeOutcome, type NodePlan, type RunnerBackend } from './backend.ts';
 import { TRACE_QUEUE_NAME, type TraceJobData } from './trace-queue.ts';
 import { CANCEL_CHANNEL, type NodeResultCounts, type TraceRecord, type TraceStore } from './trace-store.ts';
@@ -211,6 +211,8 @@ export class TraceWorker {
     const cancelled = signal.aborted || (await traces.isCancelRequested(id));
     const status = overallStatus(finalNodes, cancelled);
     const errors = finalNodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error}`);
+    const loss = lossReason(finalNodes);
+    if (loss) errors.push(loss);
     await this.finish(id, status, status === 'failed' || status === 'partial' ? errors.join('; ') || undefined : undefined, log);
   }
 
@@ -228,6 +230,7 @@ export class TraceWorker {
       targets: plan.targets,
       upload: {
         url: `${base}/v1/traces/${rec.id}/nodes/${encodeURIComponent(plan.node)}/result`,
+        progressUrl: `${base}/v1/traces/${rec.id}/nodes/${encodeURIComponent(plan.node)}/progress`,
         token: issueUploadToken(this.opts.uploadTokenSecret, rec.id, plan.node, expires),
       },
     };

@@ -4,7 +4,7 @@
  * `{audit: true, who, action, traceId, target, decision, reason, status}`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isTraceScopedRoute, ROUTES } from '../auth/request-context.ts';
+import { isRunnerRoute, isTraceScopedRoute, ROUTES } from '../auth/request-context.ts';
 
 export type AuditAction = 'trace.create' | 'trace.cancel' | 'trace.read' | 'trace.list' | 'result.download' | 'result.upload' | 'request';
 
@@ -46,7 +46,7 @@ function shouldAudit(action: AuditAction, status: number): boolean {
 
 function whoOf(req: FastifyRequest): string {
   if (req.principal) return req.principal.name;
-  if (req.routeOptions.url === ROUTES.upload) return `runner:${(req.params as { node?: string }).node ?? '?'}`;
+  if (isRunnerRoute(req.routeOptions.url)) return `runner:${(req.params as { node?: string }).node ?? '?'}`;
   return `unauthenticated@${req.ip}`;
 }
 

@@ -13,7 +13,7 @@ import type { AuthConfig } from './access-policy.ts';
 import { AuthenticationError, type Authenticator } from './authenticator.ts';
 import type { KubernetesReviewer } from './kubernetes-reviews.ts';
 import { mayCreateTrace, maySeeTrace, targetNamespace } from './policy.ts';
-import { isTraceScopedRoute, ROUTES } from './request-context.ts';
+import { isRunnerRoute, isTraceScopedRoute, ROUTES } from './request-context.ts';
 
 export interface TraceTargetReader {
   /** The trace's spec (target), or undefined when there is no such trace. */
@@ -32,7 +32,7 @@ export interface AccessControlOptions {
 
 function needsBearer(req: FastifyRequest, publicRoutes: readonly string[]): boolean {
   const url = req.routeOptions.url;
-  if (url === ROUTES.upload || (url !== undefined && publicRoutes.includes(url))) return false;
+  if (isRunnerRoute(url) || (url !== undefined && publicRoutes.includes(url))) return false;
   return req.url.startsWith('/v1/') || req.url === '/v1';
 }
 

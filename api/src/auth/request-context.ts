@@ -25,9 +25,15 @@ export const ROUTES = {
   traces: '/v1/traces',
   trace: '/v1/traces/:id',
   upload: '/v1/traces/:id/nodes/:node/result',
+  progress: '/v1/traces/:id/nodes/:node/progress',
 } as const;
 
-/** Routes about one trace whose visibility depends on its namespace (everything under /v1/traces/:id but the runner upload). */
+/** The routes a runner calls with its node's upload token instead of a user's bearer token. */
+export function isRunnerRoute(url: string | undefined): boolean {
+  return url === ROUTES.upload || url === ROUTES.progress;
+}
+
+/** Routes about one trace whose visibility depends on its namespace (everything under /v1/traces/:id but the runner routes). */
 export function isTraceScopedRoute(url: string | undefined): boolean {
-  return url !== undefined && (url === ROUTES.trace || url.startsWith(`${ROUTES.trace}/`)) && url !== ROUTES.upload;
+  return url !== undefined && (url === ROUTES.trace || url.startsWith(`${ROUTES.trace}/`)) && !isRunnerRoute(url);
 }

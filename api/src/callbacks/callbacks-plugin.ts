@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import { lostEventsOf } from '../../../contracts/index.ts';
 import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
 import { checkCallbackUrl } from '../auth/callback-url.ts';
 import { InvalidError } from '../errors.ts';
@@ -43,6 +44,8 @@ export async function callbackPayload(trace: TraceRecord, results: ResultStore, 
     startedAt: trace.startedAt,
     finishedAt: trace.finishedAt,
     error: trace.error,
+    // Lost events make the trace partial; the count is here too so a receiver need not add it up.
+    lostEvents: lostEventsOf(trace.nodes),
     nodes: trace.nodes,
     summary: await loadTraceSummary(results, trace.id),
     links,

@@ -63,6 +63,7 @@ export function traceEndMessage(t: TraceFacts, summary: MergedSummary | undefine
     `${STATUS_EMOJI[t.status] ?? ''} trace \`${t.id}\` *${t.status}* — \`${t.gadget}\` on ${describeTarget(t.target)} for ${t.durationSeconds}s`,
     `*${events}* events, *${lost}* lost${summary?.truncated ? ', truncated by the event cap' : ''}, ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}`,
   ];
+  if (lost > 0) lines.push(`:warning: *${lost} events were lost in the kernel* (ring buffer full): the result is incomplete`);
   if (t.error) lines.push(`error: ${t.error}`);
   if (t.nodes.length > 0) lines.push('*Nodes*', ...t.nodes.map(nodeLine));
   for (const [field, entries] of Object.entries(summary?.top ?? {})) {

@@ -2,8 +2,8 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
-import { verifyUploadToken } from '../../../scheduler/src/upload-token.ts';
-import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { requireRunnerToken } from '../auth/runner-token.ts';
+import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { NodeResultParamsSchema, UploadAcceptedSchema, errorResponses } from '../schemas/index.ts';
 import type { AppDeps } from '../app.ts';
 
@@ -29,11 +29,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void 
       },
       async (req, reply) => {
         const { id, node } = req.params;
-        const auth = req.headers.authorization;
-        const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
-        if (!token) throw new UnauthorizedError('upload needs Authorization: Bearer <upload token>');
-        const check = verifyUploadToken(config.uploadTokenSecret, token, id, node);
-        if (!check.ok) throw new ForbiddenError(`upload token refused (${check.reason}): it is good only for its own trace and node, until it expires`);
+        requireRunnerToken(req.headers.authorization, config.uploadTokenSecret, id, node);
         if (!(await traces.exists(id))) throw new NotFoundError(`no trace ${id}`);
         const declared = Number(req.headers['content-length']);
         if (Number.isFinite(declared) && declared > config.maxResultBytes) {

@@ -82,6 +82,8 @@ export const NodeStateSchema = Type.Object({
   stopReason: Type.Optional(Type.String()),
   error: Type.Optional(Type.String()),
   startedAt: Type.Optional(Type.String()),
+  tracingSince: Type.Optional(Type.String({ description: 'when the gadget was attached and filtering on this node' })),
+  progressAt: Type.Optional(Type.String({ description: "when the node's runner last reported its live counts" })),
   finishedAt: Type.Optional(Type.String()),
   uploaded: Type.Optional(Type.Boolean()),
 });
@@ -102,6 +104,10 @@ export const TraceViewSchema = Type.Object({
   error: Type.Optional(Type.String()),
   nodes: Type.Array(NodeStateSchema),
   counts: Type.Object({ events: Type.Integer(), lostEvents: Type.Integer() }),
+  tracing: Type.Object(
+    { nodes: Type.Integer(), of: Type.Integer() },
+    { description: 'how many of the trace\'s nodes are tracing (gadget attached) or have traced' },
+  ),
   links: LinksSchema,
 });
 
@@ -149,6 +155,17 @@ export const GadgetListSchema = Type.Object({
     }),
   ),
 });
+
+export const NodeProgressSchema = Type.Object(
+  {
+    tracingSince: Type.String({ format: 'date-time', maxLength: 64 }),
+    events: Type.Integer({ minimum: 0 }),
+    lostEvents: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeProgressAnswerSchema = Type.Object({ cancelRequested: Type.Boolean() });
 
 export const UploadAcceptedSchema = Type.Object({ traceId: Type.String(), node: Type.String(), events: Type.Integer(), bytes: Type.Integer() });
 

@@ -20,7 +20,8 @@ export interface TraceProgress {
   cancelRequested: boolean;
   error?: string;
   nodes: NodeView[];
-  counts: { events: number; lostEvents: number; nodesDone: number; nodesTotal: number };
+  /** nodesTracing: nodes whose gadget is attached (or was: it counts the nodes that have traced). */
+  counts: { events: number; lostEvents: number; nodesTracing: number; nodesDone: number; nodesTotal: number };
 }
 
 const NODE_DONE: ReadonlySet<NodeStatus> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -42,6 +43,7 @@ export function traceProgressOf(rec: TraceRecord, plannedNodes: number | undefin
     counts: {
       events: rec.nodes.reduce((n, s) => n + s.events, 0),
       lostEvents: rec.nodes.reduce((n, s) => n + s.lostEvents, 0),
+      nodesTracing: rec.nodes.filter((n) => n.tracingSince !== undefined).length,
       nodesDone: rec.nodes.filter((n) => NODE_DONE.has(n.status)).length,
       nodesTotal: Math.max(plannedNodes ?? 0, rec.nodes.length),
     },

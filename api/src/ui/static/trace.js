@@ -20,15 +20,15 @@ function fmtSeconds(s) { s = Math.max(0, Math.floor(s)); return s < 60 ? `${s}s`
 function renderStatus(p) {
   $('status').replaceChildren(statusBadge(p.status));
   const facts = [['gadget', p.gadget], ['duration', fmtSeconds(p.durationSeconds)], ['created', p.createdAt], ['started', p.startedAt || '—'], ['finished', p.finishedAt || '—'],
-    ['events', `${p.counts.events} (lost ${p.counts.lostEvents})`], ['nodes', `${p.counts.nodesDone}/${p.counts.nodesTotal} done`]];
+    ['events', `${p.counts.events} (lost ${p.counts.lostEvents})`], ['tracing', `${p.counts.nodesTracing ?? 0}/${p.counts.nodesTotal} nodes`], ['nodes', `${p.counts.nodesDone}/${p.counts.nodesTotal} done`]];
   if (p.target) facts.splice(1, 0, ['target', targetText(p.target)]);
   $('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { fact: k } }, v)]));
   const pct = TERMINAL.has(p.status) ? 100 : Math.min(100, (100 * p.elapsedSeconds) / Math.max(1, p.durationSeconds));
   $('progress').style.width = `${pct}%`;
   $('progress-text').textContent = TERMINAL.has(p.status) ? '' : `${fmtSeconds(p.elapsedSeconds)} / ${fmtSeconds(p.durationSeconds)}`;
-  $('error').textContent = p.error ? `error: ${p.error}` : '';
+  $('error').textContent = [p.counts.lostEvents > 0 ? `${p.counts.lostEvents} events were lost in the kernel: the result is incomplete` : '', p.error ? `error: ${p.error}` : ''].filter(Boolean).join(' — ');
   $('nodes').tBodies[0].replaceChildren(...p.nodes.map((n) => el('tr', { dataset: { node: n.node } },
-    el('td', { className: 'mono' }, n.node), el('td', {}, statusBadge(n.status)), el('td', { className: 'num' }, n.events),
+    el('td', { className: 'mono' }, n.node), el('td', {}, statusBadge(n.status)), el('td', { dataset: { tracingSince: n.tracingSince || '' } }, n.tracingSince ? n.tracingSince.slice(11, 23) : '—'), el('td', { className: 'num' }, n.events),
     el('td', { className: 'num' }, n.lostEvents), el('td', {}, n.stopReason || ''), el('td', { className: 'error' }, n.error || ''))));
 }
 
