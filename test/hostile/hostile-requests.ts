@@ -216,6 +216,17 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
       return JSON.stringify(body);
     });
   const valid = fc.constant(JSON.stringify({ gadget: 'exec', durationSeconds: 5, target: ctx.validTarget }));
+  // A runner's progress report with each field valid, odd or missing.
+  const progressBody = fc
+    .record(
+      {
+        tracingSince: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), weirdString, anyJson),
+        events: fc.oneof(fc.nat(), fc.integer(), anyJson),
+        lostEvents: fc.oneof(fc.nat(), fc.double(), anyJson),
+      },
+      { requiredKeys: [] },
+    )
+    .map((b) => JSON.stringify(b));
 
   return fc.oneof(
     { weight: 4, arbitrary: fc.tuple(auth, oneWrong).map(([h, body]): HostileRequest => ({ kind: 'create-one-wrong', method: 'POST', url: '/v1/traces', headers: { ...h, 'content-type': 'application/json' }, body })) },
@@ -237,6 +248,12 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
       arbitrary: fc
         .tuple(uploadAuth, uploadHeaders, fc.oneof(fc.constant(ctx.uploadToken.traceId), id), node, fc.constantFrom(...archives), fc.constantFrom('application/gzip', 'application/octet-stream', 'application/json', 'text/plain'))
         .map(([h, extra, i, n, body, ct]): HostileRequest => ({ kind: 'upload', method: 'PUT', url: `/v1/traces/${i}/nodes/${n}/result`, headers: { ...h, ...extra, 'content-type': ct }, body })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(uploadAuth, fc.oneof(fc.constant(ctx.uploadToken.traceId), id), node, fc.oneof(progressBody, traceBody), contentType)
+        .map(([h, i, n, body, ct]): HostileRequest => ({ kind: 'progress', method: 'PUT', url: `/v1/traces/${i}/nodes/${n}/progress`, headers: json(h, ct), body })),
     },
     { weight: 1, arbitrary: fc.tuple(auth, query).map(([h, q]): HostileRequest => ({ kind: 'gadgets', method: 'GET', url: `/v1/gadgets${q}`, headers: h })) },
     { weight: 1, arbitrary: fc.constantFrom('/healthz', '/readyz', '/metrics', '/docs/json').map((u): HostileRequest => ({ kind: 'ops', method: 'GET', url: u, headers: {} })) },
