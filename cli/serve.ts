@@ -46,6 +46,7 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
     dataDir: config.dataDir,
     runnerCommand: config.runnerCommand,
     graceSeconds: config.runnerGraceSeconds,
+    prewarm: config.runnerPrewarm,
     logger: logger.child({ component: 'local-backend' }),
   });
   let api: ApiServer;

@@ -40,6 +40,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Command that starts the runner (local backend): argv prefix, `--spec FILE --out DIR` is appended. */
   runnerCommand: readonly string[];
+  /** Local backend: keep one runner started ahead of the next trace (it skips the process start). */
+  runnerPrewarm: boolean;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     uploadTokenSecret: '',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     runnerCommand: Object.freeze(runnerCommand),
+    runnerPrewarm: oneOf(env, 'RUNNER_PREWARM', '1', ['0', '1'] as const) === '1',
   };
   config.uploadTokenSecret = uploadTokenSecret(env, dataDir);
   return Object.freeze(config);

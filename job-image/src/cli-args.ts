@@ -39,6 +39,8 @@ Output:
   --upload-attempts N     attempts before giving up (default 5)
   --upload-backoff D      first retry delay, doubled each time with jitter (default 500ms)
   --progress              progress line on stderr even when it is not a terminal
+  --await-job             (alone) load everything, then read the job's own flags from stdin as one
+                          JSON array line: a warm runner, started ahead of its trace
   --help                  this text
 
 Exit codes: 0 done, 1 failure, 2 usage error, 3 upload failed (files kept), 4 no target found.`;

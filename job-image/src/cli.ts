@@ -8,14 +8,42 @@ import { pino } from 'pino';
 import { RUNNER_EXIT } from '../../contracts/index.ts';
 import { validateParams } from '../../bpf/gadgets/index.ts';
 import { parseRunnerCommand, RUNNER_USAGE, UsageError, type RunnerCommand } from './cli-args.ts';
+import { preloadGadgetAddon } from '../../bpf/src/gadget-session.ts';
 import { runNodeTrace } from './node-trace-run.ts';
 import { StopRequests } from './stop-requests.ts';
 
+/**
+ * `--await-job` (a warm runner, started ahead of its trace by the local backend): everything is
+ * loaded, then one line on stdin brings the job's own command line as a JSON array of strings, e.g.
+ * ["--spec","/…/spec.json","--out","/…/out"]. stdin ending first means the runner is not needed.
+ */
+async function awaitJobArgv(): Promise<string[] | undefined> {
+  await preloadGadgetAddon();
+  let text = '';
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    text += chunk.toString();
+    const nl = text.indexOf('\n');
+    if (nl >= 0) {
+      process.stdin.destroy();
+      const argv: unknown = JSON.parse(text.slice(0, nl));
+      if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) throw new UsageError('--await-job: stdin must bring a JSON array of strings');
+      return argv as string[];
+    }
+  }
+  return undefined;
+}
+
 async function main(): Promise<number> {
+  let argv = process.argv.slice(2);
+  if (argv.length === 1 && argv[0] === '--await-job') {
+    const job = await awaitJobArgv();
+    if (!job) return RUNNER_EXIT.ok;
+    argv = job;
+  }
   let command: RunnerCommand;
   try {
     command = parseRunnerCommand({
-      argv: process.argv.slice(2),
+      argv,
       env: process.env,
       readFile: (path) => readFileSync(path, 'utf8'),
       stderrIsTTY: process.stderr.isTTY === true,

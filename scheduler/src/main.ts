@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     runnerCommand: config.runnerCommand,
     graceSeconds: config.runnerGraceSeconds,
+    prewarm: config.runnerPrewarm,
     logger,
   });
   const worker = new TraceWorker({
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   });
   await worker.start();
   logger.info('scheduler ready');
-  const stop = () => void worker.close().then(() => process.exit(0));
+  const stop = () => void worker.close().then(() => backend.close()).then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

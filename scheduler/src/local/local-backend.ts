@@ -9,9 +9,10 @@
  * adopts the live runner (waits for it, forwards cancel, enforces the deadline) instead of starting
  * another.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +36,18 @@ export interface LocalBackendOptions {
   cgroupRoot?: string;
   /** Seconds between SIGTERM and SIGKILL of a runner past its deadline. */
   killAfterSeconds?: number;
+  /**
+   * Keep one runner started ahead (`--await-job`: node started, modules and addon loaded) and hand
+   * it the next job, so a trace does not wait for a process start (RUNNER_PREWARM).
+   */
+  prewarm?: boolean;
+}
+
+/** A runner started ahead of its job, waiting on stdin (see job-image/src/cli.ts, --await-job). */
+interface WarmRunner {
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
 type RunnerLock =
@@ -94,9 +107,46 @@ export class LocalBackend implements RunnerBackend {
   readonly kind = 'local' as const;
   private readonly host = hostname();
   private readonly cgroupRoot: string | undefined;
+  private warm: WarmRunner | undefined;
+  private closed = false;
 
   constructor(private readonly opts: LocalBackendOptions) {
     this.cgroupRoot = opts.cgroupRoot ?? findCgroupV2Root();
+    if (opts.prewarm) this.warm = this.startWarmRunner();
+  }
+
+  /** Its log goes to `<dataDir>/warm-runners/` until it gets a job, then moves into the run's directory. */
+  private startWarmRunner(): WarmRunner | undefined {
+    if (this.closed) return undefined;
+    const dir = join(this.opts.dataDir, 'warm-runners');
+    mkdirSync(dir, { recursive: true });
+    const logFile = join(dir, `${randomUUID()}.log`);
+    const fd = openSync(logFile, 'a');
+    const [cmd, ...prefix] = this.opts.runnerCommand;
+    // stdin is a pipe from this scheduler: if it dies, the waiting runner reads EOF and exits.
+    const child = spawn(cmd!, [...prefix, '--await-job'], { detached: true, stdio: ['pipe', fd, fd] });
+    closeSync(fd);
+    child.stdin!.on('error', () => undefined);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (err) => {
+        this.opts.logger.warn({ err }, 'could not start a warm runner');
+        resolve({ code: RUNNER_EXIT.failure, signal: null });
+      });
+    });
+    void exited.then(() => {
+      if (this.warm?.child === child) this.warm = undefined;
+      void rm(logFile, { force: true });
+    });
+    return { child, logFile, exited };
+  }
+
+  /** The warm runner, if one is waiting; a new one is started for the next job. */
+  private takeWarmRunner(): WarmRunner | undefined {
+    const warm = this.warm;
+    if (!warm || warm.child.exitCode !== null || warm.child.signalCode !== null || warm.child.pid === undefined) return undefined;
+    this.warm = this.startWarmRunner();
+    return warm;
   }
 
   /** What the API can check at POST time: cgroup paths and pids that do not exist. */
@@ -172,17 +222,8 @@ export class LocalBackend implements RunnerBackend {
     const specFile = join(dir, 'spec.json');
     await writeFile(specFile, JSON.stringify(job, null, 2), { mode: 0o600 });
     const logFile = join(dir, 'runner.log');
-    const fd = openSync(logFile, 'a');
-    const [cmd, ...prefix] = this.opts.runnerCommand;
-    const child = spawn(cmd!, [...prefix, '--spec', specFile, '--out', out], { detached: true, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', (err) => {
-        log.error({ err }, 'could not start the runner');
-        resolve({ code: RUNNER_EXIT.failure, signal: null });
-      });
-    });
+    const jobArgv = ['--spec', specFile, '--out', out];
+    const { child, exited } = (await this.handWarmRunner(logFile, jobArgv)) ?? this.startRunner(logFile, jobArgv, log);
     const pid = child.pid;
     const deadlineAt = Date.now() + (job.durationSeconds + this.opts.graceSeconds) * 1000;
     if (pid !== undefined) {
@@ -200,6 +241,37 @@ export class LocalBackend implements RunnerBackend {
     await this.writeLock(job, { state: 'exited', host: this.host, code, signal, cancelled });
     log.info({ code, signal, cancelled }, 'runner exited');
     return outcomeOf(job.node, code, signal, cancelled, logFile);
+  }
+
+  private startRunner(logFile: string, jobArgv: string[], log: Logger): { child: ChildProcess; exited: WarmRunner['exited'] } {
+    const fd = openSync(logFile, 'a');
+    const [cmd, ...prefix] = this.opts.runnerCommand;
+    const child = spawn(cmd!, [...prefix, ...jobArgv], { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (err) => {
+        log.error({ err }, 'could not start the runner');
+        resolve({ code: RUNNER_EXIT.failure, signal: null });
+      });
+    });
+    return { child, exited };
+  }
+
+  /** Gives the job to the warm runner (its log moves to `logFile`); undefined when none is waiting. */
+  private async handWarmRunner(logFile: string, jobArgv: string[]): Promise<{ child: ChildProcess; exited: WarmRunner['exited'] } | undefined> {
+    const warm = this.takeWarmRunner();
+    if (!warm) return undefined;
+    try {
+      // Same filesystem (both under DATA_DIR): the runner keeps writing to the file under its new name.
+      await rename(warm.logFile, logFile);
+      await new Promise<void>((resolve, reject) => warm.child.stdin!.end(`${JSON.stringify(jobArgv)}\n`, (err?: Error | null) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'the warm runner could not take the job: starting one');
+      warm.child.kill('SIGKILL');
+      return undefined;
+    }
+    return { child: warm.child, exited: warm.exited };
   }
 
   /** Forwards cancel as SIGUSR1; SIGTERM at the deadline, SIGKILL a while later. Returns a stop function. */
@@ -289,6 +361,14 @@ export class LocalBackend implements RunnerBackend {
   }
 
   async close(): Promise<void> {
-    /* runners are left to finish; a scheduler that takes over adopts them */
+    // Runners with a job are left to finish (a scheduler that takes over adopts them); the warm
+    // one has none and goes.
+    this.closed = true;
+    const warm = this.warm;
+    this.warm = undefined;
+    if (warm) {
+      warm.child.kill('SIGKILL');
+      await warm.exited;
+    }
   }
 }
