@@ -44,14 +44,21 @@ workload_pid=$!
 
 rel="${demo_cg#"$cgroot"/}"
 echo "demo: POST /v1/traces  gadget=exec  target.cgroupPaths=[$rel]  durationSeconds=$duration"
+posted_ms=$(date +%s%3N)
 answer=$(curl -fsS -X POST "$base/v1/traces" -H 'content-type: application/json' \
   -d "{\"gadget\":\"exec\",\"durationSeconds\":$duration,\"target\":{\"cgroupPaths\":[\"$rel\"]}}")
 echo "$answer"
 id=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$answer")
 
 status=queued
+said_tracing=""
 for _ in $(seq 1 $(( (duration + 30) * 5 ))); do
-  status=$(curl -fsS "$base/v1/traces/$id" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status))')
+  # "status tracingSince": the node's tracingSince appears the moment its gadget is attached.
+  read -r status since < <(curl -fsS "$base/v1/traces/$id" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s);console.log(t.status, t.nodes[0]?.tracingSince ?? "-")})')
+  if [ -z "$said_tracing" ] && [ "$since" != "-" ]; then
+    echo "demo: tracing on the node since $since: POST → tracing took $(node -e 'console.log(Date.parse(process.argv[1]) - Number(process.argv[2]))' "$since" "$posted_ms") ms"
+    said_tracing=1
+  fi
   case "$status" in succeeded|partial|failed|cancelled) break ;; esac
   sleep 0.2
 done

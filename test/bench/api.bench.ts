@@ -145,7 +145,7 @@ interface StartRun {
   tracingMs: number;
   /** POST → the first event's timestamp. */
   firstEventMs: number;
-  /** Where the time went, from the runner's own log lines (ms from the POST). */
+  /** Where the time went (ms from the POST): the job handed to a (warm) runner, then the runner's own log lines. */
   phases: { runnerSpawned: number; runnerStarted: number; targetsResolved: number; gadgetAttached: number };
 }
 
