@@ -116,7 +116,9 @@ describe('real traces', { skip: kernelSkip }, () => {
     const id = /^trace ([0-9a-f-]{36}) queued$/m.exec(r.stderr)?.[1];
     assert.ok(id, r.stderr);
     finishedId = id;
-    assert.match(r.stderr, /^running +\d+s\/2s +nodes \d\/1 +events \d+/m);
+    assert.match(r.stderr, /^running +\d+s\/2s +tracing [01]\/1 +done \d\/1 +events \d+/m);
+    assert.match(r.stderr, /^tracing on 1\/1 node since \d\d:\d\d:\d\d\.\d{3}: reproduce the problem now$/m, 'said once the node traces');
+    assert.ok(r.stderr.indexOf('tracing on 1/1 node') < r.stderr.indexOf('succeeded'), 'said before the trace ended');
     assert.match(r.stdout, new RegExp(`^trace ${id} succeeded: [1-9]\\d* events, 0 lost, 1/1 nodes`, 'm'));
     assert.match(r.stdout, /^cli-test-node +succeeded +[1-9]/m);
     assert.match(r.stdout, /^top comm\nCOUNT +COMM\n(\d+ +\S+\n)*\d+ +true$/m);

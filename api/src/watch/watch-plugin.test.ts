@@ -102,10 +102,10 @@ test('streams status changes with per-node counts, then the summary, then ends',
   });
   const statuses = messages.filter((m) => m.event === 'status').map((m) => m.data as { status: string; counts: Record<string, number> });
   assert.equal(statuses[0]!.status, 'queued');
-  assert.deepEqual(statuses[0]!.counts, { events: 0, lostEvents: 0, nodesDone: 0, nodesTotal: 2 });
+  assert.deepEqual(statuses[0]!.counts, { events: 0, lostEvents: 0, nodesTracing: 0, nodesDone: 0, nodesTotal: 2 });
   const last = statuses.at(-1)!;
   assert.equal(last.status, 'partial');
-  assert.deepEqual(last.counts, { events: 7, lostEvents: 1, nodesDone: 2, nodesTotal: 2 });
+  assert.deepEqual(last.counts, { events: 7, lostEvents: 1, nodesTracing: 0, nodesDone: 2, nodesTotal: 2 });
   assert.ok(statuses.some((s) => s.status === 'running'));
   const tail = messages.slice(-2);
   assert.equal(tail[0]!.event, 'summary');
