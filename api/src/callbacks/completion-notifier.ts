@@ -8,9 +8,9 @@
  */
 import type { Redis } from 'ioredis';
 import { isTerminal } from '../../../contracts/index.ts';
-import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import type { TraceReader } from '../watch/trace-progress.ts';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
 export interface PendingNotice {
   traceId: string;

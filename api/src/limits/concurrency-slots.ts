@@ -7,7 +7,7 @@
  * Single Redis instance only (the script reads trace keys it is not given).
  */
 import type { Redis } from 'ioredis';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
 /** Lua: drops expired members and members whose trace ended or is gone from the sorted set `key`. */
 const PRUNE = `

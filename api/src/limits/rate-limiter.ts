@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RateLimitPolicy } from '../auth/access-policy.ts';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
 const TAKE = `
 local limit = tonumber(ARGV[1])

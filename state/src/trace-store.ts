@@ -9,8 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { NodePlan } from './backend.ts';
-import { isTerminal, type NodeProgress, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
+import { isTerminal, type NodePlan, type NodeProgress, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
 import { evalScript } from './redis-script.ts';
 
 export interface NodeResultCounts {

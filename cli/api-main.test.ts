@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
-import { freeLoopbackPort } from './redis-server-process.ts';
+import { startTestRedis, type TestRedis } from '../test/support/redis.ts';
+import { freeLoopbackPort } from '../state/src/redis-server-process.ts';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('./api-main.ts', import.meta.url));
 let redis: TestRedis;
 let dataDir: string;
 
