@@ -24,7 +24,7 @@ import {
 import { bundleStream } from '../store/bundle.ts';
 import { InvalidEventCursorError, eventsNdjson, eventsPage } from '../store/event-pages.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 const K8S_FIELDS = ['namespace', 'labelSelector', 'podName', 'containerName', 'nodeName'] as const;
 const LOCAL_FIELDS = ['containerIds', 'pids', 'cgroupPaths'] as const;
