@@ -16,6 +16,7 @@ COPY bpf/native/package.json bpf/native/package.json
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY contracts contracts
+COPY state state
 COPY api api
 COPY scheduler scheduler
 COPY cli cli
@@ -43,7 +44,7 @@ RUN printf '%s\n' \
       'set -e' \
       'cd /opt/tracejob' \
       'case "$1" in' \
-      '  api) shift; exec node dist/api/src/main.js "$@" ;;' \
+      '  api) shift; exec node dist/cli/api-main.js "$@" ;;' \
       '  scheduler) shift; exec node dist/scheduler/src/kubernetes/main.js "$@" ;;' \
       '  *) exec node bin/tracejob.js "$@" ;;' \
       'esac' > /usr/local/bin/tracejob-entry \

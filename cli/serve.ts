@@ -8,10 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { startApiServer, type ApiServer } from '../api/src/api-server.ts';
-import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../api/src/config.ts';
-import { startRedisServer, type RedisServerProcess } from '../api/src/redis-server-process.ts';
+import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../state/src/config.ts';
+import { startRedisServer, type RedisServerProcess } from '../state/src/redis-server-process.ts';
 import { LocalBackend } from '../scheduler/src/local/local-backend.ts';
-import { TraceStore } from '../scheduler/src/trace-store.ts';
+import { TraceStore } from '../state/src/trace-store.ts';
 import { TraceWorker, workerSettingsFrom } from '../scheduler/src/trace-worker.ts';
 
 export interface RunningServer {

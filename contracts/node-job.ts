@@ -28,6 +28,12 @@ export interface NodeTargets {
   allCgroups?: boolean;
 }
 
+/** The runner to start for one node of a trace: the node and that node's targets (kept on the trace record while it runs). */
+export interface NodePlan {
+  node: string;
+  targets: NodeTargets;
+}
+
 export interface UploadTarget {
   /** Full URL of the node's upload endpoint: PUT <url> with the result tar.gz. */
   url: string;

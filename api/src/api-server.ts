@@ -1,6 +1,6 @@
 /**
  * The API process's half of tracejob, shared by `tracejob serve` (all-in-one) and the API-only
- * process on Kubernetes (api/src/main.ts): Redis connections, stores, the app with its security
+ * process on Kubernetes (cli/api-main.ts): Redis connections, stores, the app with its security
  * layer, `listen`, and, every minute, the expiry of finished traces' results and the repair of
  * traces that were recorded but never queued.
  */
@@ -8,15 +8,15 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TraceTarget } from '../../contracts/index.ts';
-import { repairUnqueuedTraces } from '../../scheduler/src/repair-unqueued.ts';
-import { createTraceQueue, queueDepth } from '../../scheduler/src/trace-queue.ts';
-import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { repairUnqueuedTraces } from '../../state/src/repair-unqueued.ts';
+import { createTraceQueue, queueDepth } from '../../state/src/trace-queue.ts';
+import { TraceStore } from '../../state/src/trace-store.ts';
 import { buildApp } from './app.ts';
 import { loadAuthConfig } from './auth/auth-config-loader.ts';
 import { assertAuthConfigSafe } from './auth/listen-safety.ts';
 import { securityOptionsFor, tracejobSecurity } from './auth/security-plugin.ts';
 import { SLACK_ROUTE } from './chatops/slack-plugin.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../../state/src/config.ts';
 import { loadGadgetCatalogue } from './gadget-catalogue.ts';
 import { TracejobMetrics } from './metrics.ts';
 import { expireResults } from './store/expire-results.ts';

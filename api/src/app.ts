@@ -1,47 +1,36 @@
 /**
- * The Fastify app: routes, one error handler, OpenAPI at /docs. Built from its dependencies so the
- * all-in-one mode, the API process and the tests assemble it the same way.
+ * The Fastify app as a plugin: first the external plugins (OpenAPI at /docs), then the app's own
+ * (request validation, trace-id logging, the one error handler), then the routes. `buildApp`
+ * creates the server and registers it, so the all-in-one mode, the API process and the tests
+ * assemble it the same way. Routes take their dependencies from app-deps.ts, never from here.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { TraceTarget } from '../../contracts/index.ts';
-import type { TraceJobData } from '../../scheduler/src/trace-queue.ts';
-import type { TraceStore } from '../../scheduler/src/trace-store.ts';
-import type { Config } from './config.ts';
+import fp from 'fastify-plugin';
+import type { AppDeps } from './app-deps.ts';
 import { httpErrorOf } from './errors.ts';
-import type { GadgetCatalogue } from './gadget-catalogue.ts';
-import type { TracejobMetrics } from './metrics.ts';
 import { requestValidatorCompiler } from './request-validator.ts';
 import { registerGadgetRoutes } from './routes/gadgets.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerNodeProgressRoute } from './routes/node-progress.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
-import type { ResultStore } from './store/result-store.ts';
 import { registerUserFacingPlugins } from './watch/user-facing-plugins.ts';
 
-export interface AppDeps {
-  config: Readonly<Config>;
-  redis: Redis;
-  queue: Queue<TraceJobData>;
-  queueDepth: () => Promise<number>;
-  traces: TraceStore;
-  results: ResultStore;
-  gadgets: GadgetCatalogue;
-  metrics: TracejobMetrics;
-  /** Synchronous target check where the API can know (local backend): throws NoMatchingTargetError. */
-  checkTarget?: (target: TraceTarget) => Promise<void>;
-  /** false: the caller registers the watch, callback, Slack and /ui plugins itself (their own tests). Default true. */
-  userFacingPlugins?: boolean;
+export type { AppDeps } from './app-deps.ts';
+
+async function externalPlugins(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'tracejob', version: '0.1.0', description: 'Timed BPF traces of workloads as jobs' },
+      tags: [{ name: 'traces' }, { name: 'gadgets' }, { name: 'runner' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
-export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'] = false): Promise<FastifyInstance> {
-  const loggerOpts: FastifyServerOptions =
-    logger && typeof logger === 'object' && 'child' in logger ? { loggerInstance: logger as FastifyServerOptions['loggerInstance'] } : { logger: logger as FastifyServerOptions['logger'] };
-  const app = Fastify({ ...loggerOpts, bodyLimit: 1024 * 1024, return503OnClosing: true }) as unknown as FastifyInstance;
+function appPlugins(app: FastifyInstance): void {
   app.setValidatorCompiler(requestValidatorCompiler());
 
   // Every line of a trace's requests carries its id.
@@ -60,20 +49,31 @@ export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logg
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).type('application/json').send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
+}
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'tracejob', version: '0.1.0', description: 'Timed BPF traces of workloads as jobs' },
-      tags: [{ name: 'traces' }, { name: 'gadgets' }, { name: 'runner' }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
+async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   registerHealthRoutes(app, deps);
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerNodeProgressRoute(app, deps);
   if (deps.userFacingPlugins !== false) await registerUserFacingPlugins(app, deps);
+}
+
+/** The app, not encapsulated (fastify-plugin): its error handler and hooks apply to what the caller registers next (security). */
+export const tracejobApp = fp<AppDeps>(
+  async (app, deps) => {
+    await externalPlugins(app);
+    appPlugins(app);
+    await routes(app, deps);
+  },
+  { name: 'tracejob-app', fastify: '5.x' },
+);
+
+export async function buildApp(deps: AppDeps, logger: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'] = false): Promise<FastifyInstance> {
+  const loggerOpts: FastifyServerOptions =
+    logger && typeof logger === 'object' && 'child' in logger ? { loggerInstance: logger as FastifyServerOptions['loggerInstance'] } : { logger: logger as FastifyServerOptions['logger'] };
+  const app = Fastify({ ...loggerOpts, bodyLimit: 1024 * 1024, return503OnClosing: true }) as unknown as FastifyInstance;
+  await app.register(tracejobApp, deps);
   return app;
 }

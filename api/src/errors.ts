@@ -1,11 +1,30 @@
 /**
  * Errors are types; `httpErrorOf` maps any thrown value to the one HTTP error shape
- * `{error, message, field?}` used by every response (see registerErrorHandler in app.ts).
+ * `{error, message, field?}` used by every response (the app's error handler, app.ts).
  */
+
+/**
+ * Every `error` code the API answers with, and its HTTP status. The README's "Errors" table lists
+ * the same (errors.test.ts checks both ways).
+ */
+export const ERROR_CODES = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable: 422,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export abstract class ApiError extends Error {
   abstract readonly status: number;
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   readonly field?: string;
   constructor(message: string, field?: string) {
     super(message);
@@ -79,7 +98,7 @@ export class UnavailableError extends ApiError {
 }
 
 export interface HttpErrorBody {
-  error: string;
+  error: ErrorCode;
   message: string;
   field?: string;
 }

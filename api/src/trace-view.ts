@@ -1,5 +1,5 @@
 /** The public JSON of a trace (GET /v1/traces/:id and list items). */
-import type { TraceRecord } from '../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../state/src/trace-store.ts';
 
 export function traceLinks(id: string) {
   const self = `/v1/traces/${id}`;

@@ -1,10 +1,9 @@
-import type { NodeJobSpec, NodeTargets, TraceTarget } from '../../contracts/index.ts';
+import type { NodeJobSpec, NodePlan, TraceTarget } from '../../contracts/index.ts';
 
-/** The runners to start for one trace: one per node, with that node's targets. */
-export interface NodePlan {
-  node: string;
-  targets: NodeTargets;
-}
+// The backends' vocabulary, declared below the scheduler (contracts/, state/) because the trace
+// record and the API use it too; re-exported so backends import it from their interface.
+export type { NodePlan } from '../../contracts/index.ts';
+export { InvalidTargetError, NoMatchingTargetError } from '../../state/src/target-errors.ts';
 
 /** How one node's runner ended, as the backend saw it (results arrive separately, by upload). */
 export interface NodeOutcome {
@@ -37,20 +36,4 @@ export interface RunnerBackend {
   /** Delete leftovers of traces that are not in `activeTraceIds` (pods, secrets, processes, files). */
   sweep(activeTraceIds: ReadonlySet<string>): Promise<number>;
   close(): Promise<void>;
-}
-
-/** Nothing matches the target: the API answers 422 with this message. */
-export class NoMatchingTargetError extends Error {
-  override readonly name = 'NoMatchingTargetError';
-}
-
-/** The target is malformed in a way only the backend can tell (e.g. a label selector the apiserver refuses): 400 naming `field`. */
-export class InvalidTargetError extends Error {
-  override readonly name = 'InvalidTargetError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }

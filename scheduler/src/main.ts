@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, uploadBaseUrl } from '../../api/src/config.ts';
+import { ConfigError, loadConfig, uploadBaseUrl } from '../../state/src/config.ts';
 import { LocalBackend } from './local/local-backend.ts';
-import { TraceStore } from './trace-store.ts';
+import { TraceStore } from '../../state/src/trace-store.ts';
 import { TraceWorker, workerSettingsFrom } from './trace-worker.ts';
 
 async function main(): Promise<void> {

@@ -16,7 +16,7 @@ import { startAppFixture, type AppFixture } from '../../test/support/app-fixture
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../test/support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
 import { LocalBackend } from './local/local-backend.ts';
-import { TraceStore } from './trace-store.ts';
+import { TraceStore } from '../../state/src/trace-store.ts';
 import { TraceWorker } from './trace-worker.ts';
 
 const repo = new URL('../..', import.meta.url).pathname;

@@ -14,10 +14,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { lossReason, overallStatus, type NodeJobSpec, type NodeState, type TraceStatus } from '../../contracts/index.ts';
 import { NoMatchingTargetError, type NodeOutcome, type NodePlan, type RunnerBackend } from './backend.ts';
-import { TRACE_QUEUE_NAME, type TraceJobData } from './trace-queue.ts';
-import { CANCEL_CHANNEL, type NodeResultCounts, type TraceRecord, type TraceStore } from './trace-store.ts';
-import { issueUploadToken } from './upload-token.ts';
-import type { Config } from '../../api/src/config.ts';
+import { TRACE_QUEUE_NAME, type TraceJobData } from '../../state/src/trace-queue.ts';
+import { CANCEL_CHANNEL, type NodeResultCounts, type TraceRecord, type TraceStore } from '../../state/src/trace-store.ts';
+import { issueUploadToken } from '../../state/src/upload-token.ts';
+import type { Config } from '../../state/src/config.ts';
 
 export interface TraceWorkerOptions {
   /** Connection for BullMQ (maxRetriesPerRequest: null). */

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startAppFixture } from '../support/app-fixture.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { TraceStore } from '../../state/src/trace-store.ts';
 import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { startTestRedis } from '../support/redis.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
+import { freeLoopbackPort } from '../../state/src/redis-server-process.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TRACEJOB_BIN = join(REPO_ROOT, 'bin', 'tracejob.js');

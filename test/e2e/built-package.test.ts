@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
+import { freeLoopbackPort } from '../../state/src/redis-server-process.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 
 const repo = new URL('../..', import.meta.url).pathname;

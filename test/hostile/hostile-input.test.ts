@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { parseAuthConfig } from '../../api/src/auth/access-policy.ts';
 import { hashApiToken } from '../../api/src/auth/api-token-hash.ts';
-import { issueUploadToken } from '../../scheduler/src/upload-token.ts';
+import { issueUploadToken } from '../../state/src/upload-token.ts';
 import { resultUpload } from '../security/result-archive.ts';
 import { startSecuredApp, type SecuredApp } from '../security/secured-app.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';

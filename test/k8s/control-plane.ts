@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'node:https';
 import { AuthenticationV1Api, CoreV1Api, KubeConfig } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
-import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
+import { freeLoopbackPort } from '../../state/src/redis-server-process.ts';
 
 const cacheDir = process.env.TRACEJOB_CACHE || '/var/cache/tracejob';
 const repoRoot = new URL('../..', import.meta.url).pathname;

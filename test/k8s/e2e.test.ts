@@ -20,7 +20,7 @@ import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-bac
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { DEFAULT_RUNNER_POD_CONFIG, runnerSelector } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { TraceStore } from '../../scheduler/src/trace-store.ts';
+import { TraceStore } from '../../state/src/trace-store.ts';
 import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';

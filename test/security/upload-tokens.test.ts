@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { parseAuthConfig } from '../../api/src/auth/access-policy.ts';
 import { hashApiToken } from '../../api/src/auth/api-token-hash.ts';
-import { issueUploadToken } from '../../scheduler/src/upload-token.ts';
+import { issueUploadToken } from '../../state/src/upload-token.ts';
 import { resultUpload, tarGz, nodeSummary } from './result-archive.ts';
 import { startSecuredApp, type SecuredApp } from './secured-app.ts';
 

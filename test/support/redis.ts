@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServerProcess } from '../../api/src/redis-server-process.ts';
+import { startRedisServer, type RedisServerProcess } from '../../state/src/redis-server-process.ts';
 
 export interface TestRedis extends RedisServerProcess {
   dir: string;

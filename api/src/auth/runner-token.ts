@@ -1,5 +1,5 @@
 /** The runner routes (result upload, progress) authenticate with the node's upload token, not a user's. */
-import { verifyUploadToken } from '../../../scheduler/src/upload-token.ts';
+import { verifyUploadToken } from '../../../state/src/upload-token.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 
 /** Throws 401 without a bearer token, 403 unless it is the upload token of this trace and node. */

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
+import type { Config } from '../../../state/src/config.ts';
 import { auditLog, type AuditSink } from '../audit/audit-plugin.ts';
 import { requestLimits } from '../limits/limits-plugin.ts';
 import type { AuthConfig } from './access-policy.ts';

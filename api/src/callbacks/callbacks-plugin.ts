@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { lostEventsOf } from '../../../contracts/index.ts';
-import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import { checkCallbackUrl } from '../auth/callback-url.ts';
 import { InvalidError } from '../errors.ts';
 import type { ResultStore } from '../store/result-store.ts';

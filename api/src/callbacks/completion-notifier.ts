@@ -8,9 +8,9 @@
  */
 import type { Redis } from 'ioredis';
 import { isTerminal } from '../../../contracts/index.ts';
-import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import type { TraceReader } from '../watch/trace-progress.ts';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
 export interface PendingNotice {
   traceId: string;
@@ -40,8 +40,18 @@ export interface CompletionNotifierOptions {
   leaseMs?: number;
 }
 
-/** Claims a due member: moves its score to now+lease if it is still due; 1 when claimed. */
 const CLAIM = `
+--[[
+  Claims a due notice for one delivery attempt: moves its score to the end of the lease if it is
+  still due, so another API replica does not deliver it too.
+  Input:
+    KEYS[1] pending notices (sorted set, score: when due, ms)
+    ARGV[1] member (the notice)
+    ARGV[2] now (ms)
+    ARGV[3] end of the lease (ms)
+  Output:
+    1 claimed, 0 not due (or gone, or claimed by another replica)
+]]
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not s or tonumber(s) > tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])

@@ -1,5 +1,5 @@
 /** What tracejob says in Slack: pure functions from trace data to Slack message bodies (mrkdwn). */
-import type { NodeView } from '../../../scheduler/src/trace-store.ts';
+import type { NodeView } from '../../../state/src/trace-store.ts';
 import type { MergedSummary } from '../store/merge-summaries.ts';
 import type { SlackRunTarget } from './slack-command-parser.ts';
 

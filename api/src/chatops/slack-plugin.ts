@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { isTerminal } from '../../../contracts/index.ts';
-import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import { checkCallbackUrl } from '../auth/callback-url.ts';
 import { verifySlackSignature, SLACK_REPLAY_WINDOW_SECONDS } from '../auth/slack-signature.ts';
 import { CompletionNotifier, type DeliveryResult, type PendingNotice } from '../callbacks/completion-notifier.ts';

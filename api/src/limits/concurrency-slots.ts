@@ -7,10 +7,15 @@
  * Single Redis instance only (the script reads trace keys it is not given).
  */
 import type { Redis } from 'ioredis';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
-/** Lua: drops expired members and members whose trace ended or is gone from the sorted set `key`. */
+/** Lua function shared by ACQUIRE and COUNT (no KEYS/ARGV of its own). */
 const PRUNE = `
+--[[
+  prune(key, now, keep): drops from the sorted set 'key' the members that expired (score <= now)
+  and the trace ids whose record 'tj:trace:<id>' is gone or has a final status; reservations
+  ('r:...') and 'keep' stay. Returns the set's size after.
+]]
 local function prune(key, now, keep)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
@@ -28,6 +33,18 @@ end
 // The set's size is an upper bound of the active traces; only when it reaches the limit are the
 // members checked one by one (prune), so a POST under the limit costs O(log n), not a scan.
 const ACQUIRE = `${PRUNE}
+--[[
+  Takes a slot for one member in every scope at once, or in none when one is full.
+  Input:
+    KEYS[1..n]   slot sets 'tj:active:<scope>' (sorted sets, score: expiry in ms)
+    ARGV[1]      now (ms)
+    ARGV[2]      member (trace id, or 'r:<request id>' for a reservation)
+    ARGV[3]      the member's expiry (ms)
+    ARGV[3+i]    limit of KEYS[i] (0: counted, unlimited)
+  Output:
+    {1, 0, 0}          taken in every scope
+    {0, i, active}     KEYS[i] is full with 'active' members; nothing taken
+]]
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local score = tonumber(ARGV[3])
@@ -45,10 +62,28 @@ return {1, 0, 0}
 `;
 
 const COUNT = `${PRUNE}
+--[[
+  Input:
+    KEYS[1] slot set 'tj:active:<scope>'
+    ARGV[1] now (ms)
+  Output:
+    members holding a slot, after pruning
+]]
 return prune(KEYS[1], tonumber(ARGV[1]), '')
 `;
 
 const COMMIT = `
+--[[
+  Turns a reservation into the trace id it became, in every scope that holds it.
+  Input:
+    KEYS[1..n] slot sets 'tj:active:<scope>'
+    ARGV[1]    reservation member 'r:<request id>'
+    ARGV[2]    trace id
+    ARGV[3]    the trace's expiry (ms)
+    ARGV[4]    '1': add the trace id even where the reservation is gone
+  Output:
+    1
+]]
 for _, key in ipairs(KEYS) do
   if redis.call('ZREM', key, ARGV[1]) == 1 or ARGV[4] == '1' then redis.call('ZADD', key, ARGV[3], ARGV[2]) end
 end

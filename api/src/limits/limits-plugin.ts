@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { verifyUploadToken } from '../../../scheduler/src/upload-token.ts';
+import { verifyUploadToken } from '../../../state/src/upload-token.ts';
 import { ConflictError, InvalidError, PayloadTooLargeError, RateLimitedError } from '../errors.ts';
 import type { GlobalLimits } from '../auth/access-policy.ts';
 import { ROUTES } from '../auth/request-context.ts';

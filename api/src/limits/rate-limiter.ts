@@ -5,9 +5,21 @@
  */
 import type { Redis } from 'ioredis';
 import type { RateLimitPolicy } from '../auth/access-policy.ts';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 
 const TAKE = `
+--[[
+  Counts one request against a sliding window approximated from two fixed windows.
+  Input:
+    KEYS[1] this window's counter 'tj:rl:<caller>:<index>'
+    KEYS[2] the previous window's counter 'tj:rl:<caller>:<index - 1>'
+    ARGV[1] requests allowed per window
+    ARGV[2] window (ms)
+    ARGV[3] ms elapsed in this window
+  Output:
+    {1, cur, prev}  allowed (cur counts this request)
+    {0, cur, prev}  refused; nothing counted
+]]
 local limit = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
 local elapsed = tonumber(ARGV[3])

@@ -1,7 +1,7 @@
 /** /healthz (the process answers), /readyz (Redis reachable), /metrics (Prometheus). */
 import type { FastifyInstance } from 'fastify';
 import { UnavailableError } from '../errors.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));

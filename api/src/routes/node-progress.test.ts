@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { issueUploadToken } from '../../../scheduler/src/upload-token.ts';
+import { issueUploadToken } from '../../../state/src/upload-token.ts';
 import { startAppFixture, type AppFixture } from '../../../test/support/app-fixture.ts';
 
 let fx: AppFixture;

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireRunnerToken } from '../auth/runner-token.ts';
 import { NotFoundError } from '../errors.ts';
 import { NodeProgressAnswerSchema, NodeProgressSchema, NodeResultParamsSchema, errorResponses } from '../schemas/index.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 export function registerNodeProgressRoute(app: FastifyInstance, deps: AppDeps): void {
   const { config, traces } = deps;

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
-import { issueUploadToken } from '../../../scheduler/src/upload-token.ts';
+import { issueUploadToken } from '../../../state/src/upload-token.ts';
 import { expireResults } from '../store/expire-results.ts';
 import { startAppFixture, type AppFixture } from '../../../test/support/app-fixture.ts';
 

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { KubernetesTarget, LocalTarget, TraceSpec, TraceTarget } from '../../../contracts/index.ts';
-import { InvalidTargetError, NoMatchingTargetError } from '../../../scheduler/src/backend.ts';
-import { enqueueTrace, removeQueuedTrace } from '../../../scheduler/src/trace-queue.ts';
-import { InvalidCursorError, requestHash } from '../../../scheduler/src/trace-store.ts';
+import { InvalidTargetError, NoMatchingTargetError } from '../../../state/src/target-errors.ts';
+import { enqueueTrace, removeQueuedTrace } from '../../../state/src/trace-queue.ts';
+import { InvalidCursorError, requestHash } from '../../../state/src/trace-store.ts';
 import { ConflictError, InvalidError, NotFoundError, RateLimitedError, UnprocessableError } from '../errors.ts';
 import {
   CancelAnswerSchema,
@@ -24,7 +24,7 @@ import {
 import { bundleStream } from '../store/bundle.ts';
 import { InvalidEventCursorError, eventsNdjson, eventsPage } from '../store/event-pages.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 const K8S_FIELDS = ['namespace', 'labelSelector', 'podName', 'containerName', 'nodeName'] as const;
 const LOCAL_FIELDS = ['containerIds', 'pids', 'cgroupPaths'] as const;

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { requireRunnerToken } from '../auth/runner-token.ts';
 import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { NodeResultParamsSchema, UploadAcceptedSchema, errorResponses } from '../schemas/index.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 const UPLOAD_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
 

@@ -10,7 +10,7 @@ import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import type { NodeSummary } from '../../../contracts/index.ts';
-import type { TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import { mergeNodeSummaries } from './merge-summaries.ts';
 import type { ResultStore } from './result-store.ts';
 import { findRepoRoot } from '../../../bpf/src/repo-paths.ts';

@@ -1,5 +1,5 @@
 /** Removes stored results whose trace record has expired (retention) or was deleted. */
-import type { TraceStore } from '../../../scheduler/src/trace-store.ts';
+import type { TraceStore } from '../../../state/src/trace-store.ts';
 import type { ResultStore } from './result-store.ts';
 
 export async function expireResults(traces: TraceStore, results: ResultStore): Promise<string[]> {

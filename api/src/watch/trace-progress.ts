@@ -3,7 +3,7 @@
  * a status snapshot (pure) and the trace's summary merged from its nodes' summaries.
  */
 import { isTerminal, type NodeStatus, type TraceStatus } from '../../../contracts/index.ts';
-import type { NodeView, TraceRecord } from '../../../scheduler/src/trace-store.ts';
+import type { NodeView, TraceRecord } from '../../../state/src/trace-store.ts';
 import { mergeNodeSummaries, type MergedSummary } from '../store/merge-summaries.ts';
 import type { ResultStore } from '../store/result-store.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Registers the user-facing plugins on the app: live progress (SSE watch), completion callbacks,
- * Slack chat-ops and the /ui page. One call from buildApp:
+ * Slack chat-ops and the /ui page. One call from the app plugin (app.ts):
  *
  *   await registerUserFacingPlugins(app, deps);
  *

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TraceSpec } from '../../../contracts/index.ts';
-import { TraceStore } from '../../../scheduler/src/trace-store.ts';
+import { TraceStore } from '../../../state/src/trace-store.ts';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { httpErrorOf } from '../errors.ts';
 import { FsResultStore } from '../store/fs-result-store.ts';

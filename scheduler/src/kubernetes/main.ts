@@ -8,8 +8,8 @@
  */
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, uploadBaseUrl } from '../../../api/src/config.ts';
-import { TraceStore } from '../trace-store.ts';
+import { ConfigError, loadConfig, uploadBaseUrl } from '../../../state/src/config.ts';
+import { TraceStore } from '../../../state/src/trace-store.ts';
 import { TraceWorker, workerSettingsFrom } from '../trace-worker.ts';
 import { createKubernetesBackendFromEnv } from './kubernetes-config.ts';
 

@@ -1,16 +1,18 @@
 /**
- * The API on its own (no scheduler in the process): what the `api` Deployment runs on Kubernetes.
- * Needs REDIS_URL; with BACKEND=kubernetes, POST /v1/traces checks at once that a running pod
- * matches the target (in-cluster ServiceAccount, or KUBECONFIG outside a cluster).
- * Run: node dist/api/src/main.js  (or with tsx from the sources)
+ * The API on its own (no scheduler worker in the process): what the `api` Deployment runs on
+ * Kubernetes. Needs REDIS_URL; with BACKEND=kubernetes, POST /v1/traces checks at once that a
+ * running pod matches the target (in-cluster ServiceAccount, or KUBECONFIG outside a cluster).
+ * It lives in cli/ because it wires the API to the scheduler's target resolution (the check), and
+ * only the top layer imports both.
+ * Run: node dist/cli/api-main.js  (or with tsx from the sources)
  */
 import { pino } from 'pino';
-import type { TraceTarget } from '../../contracts/index.ts';
-import { checkLocalTarget, findCgroupV2Root } from '../../scheduler/src/local/local-targets.ts';
-import { kubernetesTargetCheckFromEnv } from '../../scheduler/src/kubernetes/target-check.ts';
-import { startApiServer } from './api-server.ts';
-import { UnsafeListenError } from './auth/listen-safety.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import type { TraceTarget } from '../contracts/index.ts';
+import { checkLocalTarget, findCgroupV2Root } from '../scheduler/src/local/local-targets.ts';
+import { kubernetesTargetCheckFromEnv } from '../scheduler/src/kubernetes/target-check.ts';
+import { startApiServer } from '../api/src/api-server.ts';
+import { UnsafeListenError } from '../api/src/auth/listen-safety.ts';
+import { ConfigError, loadConfig } from '../state/src/config.ts';
 
 async function main(): Promise<void> {
   let config;

@@ -9,8 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { NodePlan } from './backend.ts';
-import { isTerminal, type NodeProgress, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
+import { isTerminal, type NodePlan, type NodeProgress, type NodeState, type NodeStatus, type TraceSpec, type TraceStatus } from '../../contracts/index.ts';
 import { evalScript } from './redis-script.ts';
 
 export interface NodeResultCounts {
@@ -49,6 +48,26 @@ export type CreateOutcome = { kind: 'created'; id: string } | { kind: 'existing'
 export type CancelOutcome = { kind: 'cancelled' } | { kind: 'requested' } | { kind: 'finished'; status: TraceStatus } | { kind: 'missing' };
 
 const CREATE = `
+--[[
+  Creates a trace record (status queued) and indexes it, unless an idempotency key names a
+  trace that still exists.
+  Input:
+    KEYS[1] idempotency record 'tj:idem:<hash of key>' (a string '<request hash> <id>')
+    KEYS[2] trace record 'tj:trace:<id>' (hash)
+    KEYS[3] index 'tj:traces' (sorted set, score: creation time in ms)
+    ARGV[1] '1' when an idempotency key was given, else '0'
+    ARGV[2] request hash
+    ARGV[3] trace id
+    ARGV[4] creation time (ms, index score)
+    ARGV[5] idempotency record TTL (s)
+    ARGV[6] spec (JSON)
+    ARGV[7] creation time (ISO 8601)
+    ARGV[8] idempotency key as given ('' when none)
+  Output:
+    {'created', id}   the record was written
+    {'existing', id}  same key and same request: that trace
+    {'conflict', id}  same key, another request
+]]
 local idem = KEYS[1]
 if ARGV[1] == '1' then
   local prior = redis.call('GET', idem)
@@ -68,8 +87,15 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 return {'created', ARGV[3]}
 `;
 
-/** status -> running unless the trace is already running or terminal. */
 const MARK_RUNNING = `
+--[[
+  queued -> running; no change when the trace is already running or has ended.
+  Input:
+    KEYS[1] trace record 'tj:trace:<id>'
+    ARGV[1] start time (ISO 8601)
+  Output:
+    the status after the call, or false (nil) when the record does not exist
+]]
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if st == 'queued' then
@@ -78,8 +104,20 @@ end
 return redis.call('HGET', KEYS[1], 'status')
 `;
 
-/** Final status unless terminal already; expire the record after the retention period. */
 const FINISH = `
+--[[
+  Sets the final status unless the trace has ended already, and expires the record after the
+  retention period.
+  Input:
+    KEYS[1] trace record 'tj:trace:<id>'
+    ARGV[1] final status (succeeded, partial, failed, cancelled)
+    ARGV[2] finish time (ISO 8601)
+    ARGV[3] retention (s)
+    ARGV[4] error message ('' for none)
+  Output:
+    the status the trace ends with (the earlier one if it had ended), or false (nil) when the
+    record does not exist
+]]
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if st == 'succeeded' or st == 'partial' or st == 'failed' or st == 'cancelled' then
@@ -92,6 +130,18 @@ return ARGV[1]
 `;
 
 const CANCEL = `
+--[[
+  Cancels a queued trace at once; marks a running one (the caller then tells the schedulers).
+  Input:
+    KEYS[1] trace record 'tj:trace:<id>'
+    ARGV[1] cancel time (ISO 8601)
+    ARGV[2] retention (s)
+  Output:
+    'cancelled'  it was queued and is now cancelled
+    'requested'  it is running: cancelRequested is set
+    'missing'    no such record
+    <status>     it had ended already (succeeded, partial, failed, cancelled)
+]]
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 'missing' end
 if st == 'queued' then
@@ -106,20 +156,33 @@ end
 return st
 `;
 
-/** Writes a node's uploaded result counts only while the trace exists. */
 const PUT_RESULT = `
+--[[
+  Writes a node's uploaded result counts, only while the trace record exists.
+  Input:
+    KEYS[1] trace record 'tj:trace:<id>'
+    ARGV[1] field 'result:<node>'
+    ARGV[2] counts (JSON)
+  Output:
+    1 written, 0 no such record
+]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
-/**
- * A runner's live progress (field `progress:<node>`), written only while the trace runs.
- * KEYS[1] the trace hash. ARGV[1] the field, ARGV[2] the progress JSON.
- * Returns -1: no such trace; 1: the trace is cancelled or its cancel was requested (the runner
- * stops); 0: recorded (or the trace already ended for another reason).
- */
 const PUT_PROGRESS = `
+--[[
+  Records a runner's live progress, only while the trace runs.
+  Input:
+    KEYS[1] trace record 'tj:trace:<id>'
+    ARGV[1] field 'progress:<node>'
+    ARGV[2] progress (JSON)
+  Output:
+    -1 no such record
+     1 the trace is cancelled or its cancel was requested (the runner stops)
+     0 recorded (or the trace already ended for another reason)
+]]
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return -1 end
 if st == 'cancelled' or redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then return 1 end

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTestRedis, type TestRedis } from '../../test/support/redis.ts';
-import { freeLoopbackPort } from './redis-server-process.ts';
+import { startTestRedis, type TestRedis } from '../test/support/redis.ts';
+import { freeLoopbackPort } from '../state/src/redis-server-process.ts';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('./api-main.ts', import.meta.url));
 let redis: TestRedis;
 let dataDir: string;
 
@@ -38,8 +38,11 @@ test('serves the API on loopback against an external Redis, and stops on SIGTERM
   const port = await freeLoopbackPort();
   const api = startApi({ REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1' });
   const base = `http://127.0.0.1:${port}`;
+  // Ready when /readyz answers; gives up when the process exits (or after 2 minutes on a loaded machine).
   let ready = false;
-  for (let i = 0; i < 150 && !ready; i += 1) {
+  let exited = false;
+  void api.exited.then(() => (exited = true));
+  for (const end = Date.now() + 120_000; !ready && !exited && Date.now() < end; ) {
     try {
       ready = (await fetch(`${base}/readyz`)).status === 200;
     } catch {
