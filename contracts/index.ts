@@ -3,3 +3,4 @@ export * from './events.ts';
 export * from './node-job.ts';
 export * from './trace-status.ts';
 export * from './trace-spec.ts';
+export * from './profile.ts';

@@ -1,4 +1,5 @@
 import type { GadgetName } from './gadgets.ts';
+import type { ProfileSummary } from './profile.ts';
 
 /** A container to trace on one node, as the scheduler resolved it. */
 export interface ContainerTarget {
@@ -106,6 +107,8 @@ export interface NodeSummary {
   cgroupIds: number[];
   error?: string;
   versions?: Record<string, string>;
+  /** The `profile` gadget's CPU samples: top functions overall and per container. */
+  profile?: ProfileSummary;
 }
 
 /** Runner exit codes. */

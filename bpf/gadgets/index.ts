@@ -9,6 +9,7 @@ import { bindGadget } from './bind/bind.ts';
 import { execGadget } from './exec/exec.ts';
 import { oomkillGadget } from './oomkill/oomkill.ts';
 import { openGadget } from './open/open.ts';
+import { profileGadget } from './profile/profile.ts';
 import { signalGadget } from './signal/signal.ts';
 import { tcpconnectGadget } from './tcpconnect/tcpconnect.ts';
 
@@ -19,6 +20,7 @@ const registry: Record<GadgetName, GadgetDefinition<GadgetEvent>> = {
   tcpconnect: tcpconnectGadget,
   signal: signalGadget,
   oomkill: oomkillGadget,
+  profile: profileGadget,
 };
 
 export type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';

@@ -20,6 +20,12 @@ export interface BpfErrorInfo {
 }
 export type BpfError = Error & BpfErrorInfo;
 
+export interface MapEntries {
+  count: number;
+  keys: Buffer;
+  values: Buffer;
+}
+
 export interface MapInfo {
   name: string;
   type: number;
@@ -45,6 +51,13 @@ export class BpfObject {
   attach(): void;
   /** Detach every attached program (the object stays loaded; maps remain readable). */
   detach(): void;
+  /**
+   * After load: open one CPU-clock sampling perf event per online CPU (all tasks of that CPU) at
+   * `frequencyHz` and attach the SEC("perf_event") program `program` to each; attach() skips such
+   * programs. detach()/close() release the events. Returns the number of CPUs attached. Needs
+   * CAP_PERFMON (or CAP_SYS_ADMIN): EACCES/EPERM otherwise, op 'perf_event_open'.
+   */
+  attachPerfEvent(program: string, options: { frequencyHz: number }): number;
   maps(): MapInfo[];
   /** key/value lengths must match the map's (per-CPU maps: the full possibleCpus() × 8-byte-rounded value). flags: BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2. */
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
@@ -52,6 +65,12 @@ export class BpfObject {
   mapLookup(map: string, key: Buffer): Buffer | null;
   /** false when the key was absent. */
   mapDelete(map: string, key: Buffer): boolean;
+  /**
+   * Every entry of a map, read in batches where the kernel has them for the map type (hash maps),
+   * else key by key: `count` keys of keySize bytes back to back in `keys`, their values likewise in
+   * `values` (per-CPU maps: the mapLookup layout). Entries changed while it reads may be missed.
+   */
+  mapEntries(map: string): MapEntries;
   /**
    * Read a BPF_MAP_TYPE_RINGBUF map in batches on libuv readiness: `onBatch` is called once per
    * drain with many records: `batch` holds `count` records, each as [u32 LE length][bytes][pad to 8]

@@ -4,7 +4,8 @@
  * The gadget session (gadget-session.ts) and the API's catalogue consume only this interface.
  */
 import type { TObject } from '@sinclair/typebox';
-import type { BaseEvent, GadgetName } from '../../contracts/index.ts';
+import type { BaseEvent, GadgetName, NodeSummary, TraceEvent } from '../../contracts/index.ts';
+import type { BpfObject } from '../native/index.js';
 
 /** What a decoder needs beyond the record bytes. */
 export interface DecodeContext {
@@ -52,4 +53,35 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
   encodeConfig(params: Record<string, unknown>, filterByCgroup: boolean): Buffer;
   /** One ring-buffer record (without the framing) to an event. Throws on a record too short for its layout. */
   decode(record: Buffer, ctx: DecodeContext): E;
+  /** Present for a gadget that aggregates in the kernel instead of using the ring buffer. */
+  readonly aggregate?: AggregatingGadget<E>;
+  /** Present when the node summary has a section of the gadget's own (e.g. `profile`). */
+  summaryExtension?(params: Record<string, unknown>): SummaryExtension;
+}
+
+/**
+ * An aggregating gadget (e.g. `profile`) counts in kernel maps instead of sending a record per
+ * event through the ring buffer. The session attaches it with `attach` (after the object's own
+ * attach()), calls the collector's `poll` about once a second while it traces, and after detaching
+ * hands the collector's `collect()` to onEvents like any batch. Its `decode` is never called.
+ */
+export interface AggregatingGadget<E extends GadgetEvent = GadgetEvent> {
+  /** Attach what needs more than the SEC() name, e.g. one perf event per CPU. */
+  attach(object: BpfObject, params: Record<string, unknown>): void;
+  createCollector(object: BpfObject, params: Record<string, unknown>): AggregateCollector<E>;
+}
+
+export interface AggregateCollector<E extends GadgetEvent = GadgetEvent> {
+  /** While tracing: read what must be read while the traced processes live. Must not throw. */
+  poll(): void;
+  /** After detach: the aggregated events (the maps stay readable until the session closes them). */
+  collect(ctx: DecodeContext): E[];
+  /** What the kernel could not count (all CPUs). */
+  lost(): number;
+}
+
+/** Gadget-specific sections of the node summary, tallied from the enriched events the runner writes. */
+export interface SummaryExtension {
+  add(event: TraceEvent): void;
+  result(): Partial<NodeSummary>;
 }

@@ -17,6 +17,9 @@
  *
  * Steps of start(): validate params → open the gadget's object → set its `config` global → size
  * the ring buffer (and the filter map if needed) → load → fill `cgroup_filter` → attach → read.
+ * An aggregating gadget (definition.aggregate, e.g. profile) has no ring buffer to read: after
+ * attach() its own attach runs, its collector is polled every `pollIntervalMs` while tracing, and
+ * stop() hands the collector's events to onEvents after detaching; lostEvents() is its count.
  * Any failure closes what was opened and throws (GadgetParamsError for params, naming the field;
  * RangeError for ringBufferBytes/cgroup ids; the addon's BpfError for kernel failures).
  *
@@ -30,7 +33,7 @@ import type * as Native from '../native/index.js';
 import type { BpfObject, RingBufferReader } from '../native/index.js';
 import { forEachRecord } from '../native/ring-batch.ts';
 import { getGadget, parseParams } from '../gadgets/index.ts';
-import type { DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
+import type { AggregateCollector, DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
 import { findRepoRoot, gadgetObjectPath, nativeAddonPath } from './repo-paths.ts';
 
 type NativeAddon = typeof Native;
@@ -47,6 +50,8 @@ export interface GadgetSessionOptions {
   onError?(err: Error): void;
   /** Directory holding package.json and bpf/ (default: found from this module's location). */
   root?: string;
+  /** Aggregating gadgets: how often the collector is polled while tracing (default 1000 ms). */
+  pollIntervalMs?: number;
 }
 
 const FILTER_MAP = 'cgroup_filter';
@@ -79,6 +84,8 @@ function checkRingBufferBytes(bytes: number): void {
 
 export class GadgetSession {
   private reader: RingBufferReader | undefined;
+  private collector: AggregateCollector | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly filtered: Set<number>;
   private decodedCount = 0;
@@ -121,6 +128,15 @@ export class GadgetSession {
       const one = Buffer.from([1]);
       for (const key of keys) object.mapUpdate(FILTER_MAP, key, one);
       const session = new GadgetSession(gadget, params, object, addon, traceAll, ids, options);
+      if (gadget.aggregate) {
+        object.attach();
+        gadget.aggregate.attach(object, params);
+        const collector = gadget.aggregate.createCollector(object, params);
+        session.collector = collector;
+        session.pollTimer = setInterval(() => collector.poll(), options.pollIntervalMs ?? 1000);
+        session.pollTimer.unref();
+        return session;
+      }
       session.reader = object.openRingBuffer('events', (batch, count) => session.onBatch(batch, count));
       object.attach();
       return session;
@@ -156,6 +172,7 @@ export class GadgetSession {
   /** Records the kernel failed to put in the ring buffer (sum over CPUs of the `drops` counter). */
   lostEvents(): number {
     if (this.object.closed) return this.finalLost;
+    if (this.collector) return this.collector.lost();
     const value = this.object.mapLookup('drops', Buffer.alloc(4));
     if (!value) return 0;
     let total = 0n;
@@ -168,9 +185,14 @@ export class GadgetSession {
     return { events: this.decodedCount, decodeErrors: this.decodeErrorCount, lostEvents: this.lostEvents() };
   }
 
-  /** Read what the ring buffer holds now (onEvents is called synchronously); returns records read. */
+  /** Read what the ring buffer holds now (onEvents is called synchronously); returns records read. An aggregating gadget's collector is polled instead (0). */
   drain(): number {
-    if (this.stopped || !this.reader) return 0;
+    if (this.stopped) return 0;
+    if (this.collector) {
+      this.collector.poll();
+      return 0;
+    }
+    if (!this.reader) return 0;
     return this.reader.drain();
   }
 
@@ -184,9 +206,11 @@ export class GadgetSession {
   stop(): void {
     if (this.stopped) return;
     try {
+      clearInterval(this.pollTimer);
       this.object.detach();
       this.reader?.drain();
       this.finalLost = this.lostEvents();
+      if (this.collector) this.deliver(this.collector.collect(this.decodeContext()));
     } finally {
       this.stopped = true;
       this.reader?.close();
@@ -199,9 +223,26 @@ export class GadgetSession {
     if (this.stopped) throw new Error(`${op}: the ${this.gadget.name} session is stopped`);
   }
 
-  private onBatch(batch: Buffer, count: number): void {
+  private decodeContext(): DecodeContext {
     const clocks = this.addon.clocks();
-    const ctx: DecodeContext = { bootToWallOffsetNs: clocks.realtime - clocks.boottime };
+    return { bootToWallOffsetNs: clocks.realtime - clocks.boottime };
+  }
+
+  /** An aggregating gadget's events, in batches of at most 4096 like ring-buffer batches. */
+  private deliver(events: GadgetEvent[]): void {
+    for (let i = 0; i < events.length; i += 4096) {
+      const batch = events.slice(i, i + 4096);
+      this.decodedCount += batch.length;
+      try {
+        this.options.onEvents(batch);
+      } catch (err) {
+        this.report(err as Error);
+      }
+    }
+  }
+
+  private onBatch(batch: Buffer, count: number): void {
+    const ctx = this.decodeContext();
     const events: GadgetEvent[] = [];
     forEachRecord(batch, count, (record) => {
       try {

@@ -3,7 +3,9 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/perf_event.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,10 +64,12 @@ Napi::Function BpfObjectWrap::Define(Napi::Env env) {
                          InstanceMethod<&BpfObjectWrap::Load>("load"),
                          InstanceMethod<&BpfObjectWrap::Attach>("attach"),
                          InstanceMethod<&BpfObjectWrap::Detach>("detach"),
+                         InstanceMethod<&BpfObjectWrap::AttachPerfEvent>("attachPerfEvent"),
                          InstanceMethod<&BpfObjectWrap::Maps>("maps"),
                          InstanceMethod<&BpfObjectWrap::MapUpdate>("mapUpdate"),
                          InstanceMethod<&BpfObjectWrap::MapLookup>("mapLookup"),
                          InstanceMethod<&BpfObjectWrap::MapDelete>("mapDelete"),
+                         InstanceMethod<&BpfObjectWrap::MapEntries>("mapEntries"),
                          InstanceMethod<&BpfObjectWrap::OpenRingBuffer>("openRingBuffer"),
                          InstanceMethod<&BpfObjectWrap::Close>("close"),
                      });
@@ -232,6 +236,8 @@ void BpfObjectWrap::Attach(const Napi::CallbackInfo& info) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     if (!bpf_program__autoattach(prog)) continue;
+    // A perf-event program needs perf events to attach to: attachPerfEvent() opens them.
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_PERF_EVENT) continue;
     ClearLibbpfLog();
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
@@ -244,6 +250,64 @@ void BpfObjectWrap::Attach(const Napi::CallbackInfo& info) {
     }
     links_.push_back(link);
   }
+}
+
+// attachPerfEvent(program, {frequencyHz}): one CPU-clock sampling event per CPU (every task
+// on that CPU), each with the program attached. The links own the perf-event fds: detach()
+// and close() release them. Returns the number of CPUs attached (offline CPUs are skipped).
+Napi::Value BpfObjectWrap::AttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "perf_event_open";
+  std::string pname = StringArg(info, 0, op, "program");
+  if (info.Length() < 2 || !info[1].IsObject()) ThrowArgError(env, op, "options must be an object {frequencyHz}");
+  Napi::Value hzv = info[1].As<Napi::Object>().Get("frequencyHz");
+  if (!hzv.IsNumber()) ThrowArgError(env, op, "options.frequencyHz must be a number");
+  double hz = hzv.As<Napi::Number>().DoubleValue();
+  if (!(hz >= 1 && hz <= 100000) || hz != static_cast<double>(static_cast<uint64_t>(hz)))
+    ThrowBpfError(env, EINVAL, op, Ctx("", pname), "frequencyHz must be an integer in 1..100000");
+  RequireLoaded(env, op, "");
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, pname.c_str());
+  if (!prog) ThrowBpfError(env, ENOENT, op, Ctx("", pname), "no such program");
+  if (bpf_program__type(prog) != BPF_PROG_TYPE_PERF_EVENT)
+    ThrowBpfError(env, EINVAL, op, Ctx("", pname), "the program is not SEC(\"perf_event\")");
+
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu < 0) ThrowBpfError(env, -ncpu, "libbpf_num_possible_cpus", Ctx("", pname));
+  std::vector<bpf_link*> mine;
+  auto fail = [&](int err, const char* what, const std::string& detail) {
+    for (bpf_link* l : mine) bpf_link__destroy(l);
+    ThrowBpfError(env, err ? err : EINVAL, what, Ctx("", pname), detail);
+  };
+  for (int cpu = 0; cpu < ncpu; cpu++) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.freq = 1;
+    attr.sample_freq = static_cast<uint64_t>(hz);
+    int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      int err = errno;
+      if (err == ENODEV) continue;  // a possible CPU that is not online
+      std::string hint = (err == EACCES || err == EPERM)
+                             ? " (needs CAP_PERFMON, or CAP_SYS_ADMIN, or kernel.perf_event_paranoid allowing CPU-wide events)"
+                             : "";
+      fail(err, op, "cannot open a CPU-clock event on CPU " + std::to_string(cpu) + ": " + strerror(err) + hint);
+    }
+    ClearLibbpfLog();
+    bpf_link* link = bpf_program__attach_perf_event(prog, fd);
+    if (!link) {
+      int err = errno;
+      close(fd);
+      fail(err, "bpf_program__attach_perf_event",
+           WithLog("cannot attach to the perf event of CPU " + std::to_string(cpu) + ": " + strerror(err ? err : EINVAL)));
+    }
+    mine.push_back(link);
+  }
+  if (mine.empty()) fail(ENODEV, op, "no CPU is online");
+  links_.insert(links_.end(), mine.begin(), mine.end());
+  return Napi::Number::New(env, static_cast<double>(mine.size()));
 }
 
 void BpfObjectWrap::Detach(const Napi::CallbackInfo& info) {
@@ -339,6 +403,76 @@ Napi::Value BpfObjectWrap::MapDelete(const Napi::CallbackInfo& info) {
     ThrowBpfError(env, errno, op, Ctx(name));
   }
   return Napi::Boolean::New(env, true);
+}
+
+// mapEntries(map): every entry as {count, keys, values}: `count` keys of keySize bytes back to
+// back, and their values (per-CPU maps: possibleCpus() 8-byte-aligned values each). Read in
+// batches (BPF_MAP_LOOKUP_BATCH) where the map type has them, else key by key. Entries added
+// or removed while it reads may be missed or seen; none is seen twice in one batch walk.
+Napi::Value BpfObjectWrap::MapEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_lookup_batch";
+  std::string name = StringArg(info, 0, op, "map");
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  int fd = bpf_map__fd(map);
+  size_t ks = bpf_map__key_size(map);
+  size_t vs = ValueBytes(map);
+  size_t max = bpf_map__max_entries(map);
+  std::vector<uint8_t> keys(ks * max), values(vs * max);
+  size_t count = 0;
+
+  bool batched = false;
+  if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH ||
+      bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+    // Hash buckets may hold more keys than asked for (ENOSPC): then retry with a bigger ask.
+    std::vector<uint8_t> in(ks), out(ks);
+    bool first = true;
+    batched = true;
+    while (count < max) {
+      __u32 n = static_cast<__u32>(max - count);
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int err = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), out.data(), keys.data() + count * ks,
+                                     values.data() + count * vs, &n, &opts);
+      int e = err ? errno : 0;
+      if (err && e != ENOENT) {
+        if (first && (e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP)) {
+          batched = false;  // an old kernel: key by key below
+          count = 0;
+          break;
+        }
+        ThrowBpfError(env, e, op, Ctx(name));
+      }
+      count += n;
+      if (e == ENOENT) break;
+      first = false;
+      memcpy(in.data(), out.data(), ks);
+    }
+  }
+  if (!batched) {
+    op = "bpf_map_get_next_key";
+    std::vector<uint8_t> cur(ks), next(ks);
+    bool first = true;
+    while (count < max) {
+      if (bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data()) != 0) {
+        if (errno == ENOENT) break;
+        ThrowBpfError(env, errno, op, Ctx(name));
+      }
+      first = false;
+      memcpy(cur.data(), next.data(), ks);
+      if (bpf_map_lookup_elem(fd, next.data(), values.data() + count * vs) != 0) {
+        if (errno == ENOENT) continue;  // deleted since get_next_key
+        ThrowBpfError(env, errno, "bpf_map_lookup_elem", Ctx(name));
+      }
+      memcpy(keys.data() + count * ks, next.data(), ks);
+      count++;
+    }
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", Napi::Number::New(env, static_cast<double>(count)));
+  o.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
+  o.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), count * vs));
+  return o;
 }
 
 Napi::Value BpfObjectWrap::OpenRingBuffer(const Napi::CallbackInfo& info) {
