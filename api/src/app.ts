@@ -15,6 +15,7 @@ import { registerGadgetRoutes } from './routes/gadgets.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerNodeProgressRoute } from './routes/node-progress.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
+import { registerProfileRoutes } from './routes/profile.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 import { registerUserFacingPlugins } from './watch/user-facing-plugins.ts';
 
@@ -55,6 +56,7 @@ async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   registerHealthRoutes(app, deps);
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
+  registerProfileRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerNodeProgressRoute(app, deps);
   if (deps.userFacingPlugins !== false) await registerUserFacingPlugins(app, deps);

@@ -25,7 +25,7 @@ export interface TraceResult {
 
 /** Start a session, run `workload`, drain, stop; every decoded event in arrival order. */
 export async function traceDuring(
-  options: { gadget: string; params?: Record<string, unknown>; cgroupIds: number[] | 'all' },
+  options: { gadget: string; params?: Record<string, unknown>; cgroupIds: number[] | 'all'; pollIntervalMs?: number },
   workload: (session: GadgetSession) => Promise<void>,
 ): Promise<TraceResult> {
   const events: GadgetEvent[] = [];

@@ -46,6 +46,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   const summaryPath = join(options.outDir, SUMMARY_FILE);
   const gadget = getGadget(spec.gadget);
   const tally = new EventTally(gadget?.topFields ?? ['comm']);
+  const gadgetTally = gadget?.summaryExtension?.(spec.params);
   const writer = new EventWriter(eventsPath, {
     ...(spec.maxResultBytes !== undefined ? { maxBytes: spec.maxResultBytes } : {}),
     onWriteError(err) {
@@ -118,6 +119,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
             }
             accepted += 1;
             tally.add(enriched);
+            gadgetTally?.add(enriched);
             if (accepted >= maxEvents) stop.request('max-events');
           }
         },
@@ -219,6 +221,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
     ...(error !== undefined ? { error } : {}),
     versions: { node: process.version, kernel: release() },
   });
+  if (gadgetTally) Object.assign(summary, gadgetTally.result());
   writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
   renameSync(`${summaryPath}.tmp`, summaryPath);
   log.info({ step: 'summary', path: summaryPath }, `wrote ${summaryPath}`);

@@ -175,3 +175,24 @@ export const CancelAnswerSchema = Type.Object({ id: Type.String(), status: trace
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(statuses.map((s) => [s, ErrorSchema]));
 }
+
+export const ProfileQuerySchema = Type.Object(
+  {
+    node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN })),
+    pod: Type.Optional(Type.String({ maxLength: 253 })),
+    container: Type.Optional(Type.String({ maxLength: 253 })),
+    format: Type.Optional(
+      Type.Union([Type.Literal('folded'), Type.Literal('json'), Type.Literal('svg')], {
+        description: 'folded (default): text/plain `stack count` lines; json: the stacks and their summary; svg: a flame graph',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ProfileJsonSchema = Type.Object({
+  traceId: Type.String(),
+  samples: Type.Integer(),
+  stacks: Type.Array(Type.Object({ stack: Type.String(), samples: Type.Integer() })),
+  summary: Type.Record(Type.String(), Type.Unknown()),
+});

@@ -1,7 +1,8 @@
 /**
  * The trace bundle (tar.gz), assembled while it is downloaded: manifest.json, summary.json (merged
- * across nodes), and per node `nodes/<node>/events.ndjson` + `nodes/<node>/summary.json`. Events
- * files are streamed from the store, never held in memory.
+ * across nodes), and per node `nodes/<node>/events.ndjson` + `nodes/<node>/summary.json`; a
+ * `profile` trace also has `profile.folded` (stacks merged across nodes) and `profile.svg` (its
+ * flame graph). Events files are streamed from the store, never held in memory.
  */
 import { readFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
@@ -12,6 +13,7 @@ import { pack as tarPack, type Pack } from 'tar-stream';
 import type { NodeSummary } from '../../../contracts/index.ts';
 import type { TraceRecord } from '../../../state/src/trace-store.ts';
 import { mergeNodeSummaries } from './merge-summaries.ts';
+import { mergedProfile, profileSvg } from './profile-stacks.ts';
 import type { ResultStore } from './result-store.ts';
 import { findRepoRoot } from '../../../bpf/src/repo-paths.ts';
 
@@ -62,6 +64,11 @@ export function bundleStream(store: ResultStore, record: TraceRecord): Readable 
       }
       const s = summaries.find((x) => x.node === node);
       if (s) await addBuffer(pack, `nodes/${node}/summary.json`, Buffer.from(JSON.stringify(s, null, 2) + '\n'));
+    }
+    if (record.spec.gadget === 'profile') {
+      const profile = await mergedProfile(store, record.id, {});
+      await addBuffer(pack, 'profile.folded', Buffer.from(profile.stacks.text()));
+      await addBuffer(pack, 'profile.svg', Buffer.from(profileSvg(profile, `profile of trace ${record.id}`)));
     }
     pack.finalize();
   })().catch((err: unknown) => {

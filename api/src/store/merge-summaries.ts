@@ -1,5 +1,6 @@
 /** The trace's summary.json: counts and top-N values merged across its nodes' summaries. */
-import type { ContainerCount, NodeSummary, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
+import type { ContainerCount, NodeSummary, ProfileSummary, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
+import { mergeProfileSummaries } from '../../../bpf/gadgets/profile/profile-summary.ts';
 
 export interface MergedSummary {
   traceId: string;
@@ -12,6 +13,8 @@ export interface MergedSummary {
   perContainer: (ContainerCount & { node: string })[];
   top: Record<string, TopEntry[]>;
   targetsNotFound: (TargetNotFound & { node: string })[];
+  /** `profile` traces: samples and top functions of all nodes (per container with its node). */
+  profile?: ProfileSummary;
 }
 
 export function mergeNodeSummaries(traceId: string, summaries: readonly NodeSummary[], topN = 10): MergedSummary {
@@ -44,6 +47,8 @@ export function mergeNodeSummaries(traceId: string, summaries: readonly NodeSumm
       for (const e of entries) tally.set(e.value, (tally.get(e.value) ?? 0) + e.count);
     }
   }
+  const profiles = summaries.filter((s) => s.profile).map((s) => ({ node: s.node, profile: s.profile! }));
+  if (profiles.length > 0) merged.profile = mergeProfileSummaries(profiles, topN * 2);
   for (const [field, tally] of tallies) {
     merged.top[field] = [...tally.entries()]
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))

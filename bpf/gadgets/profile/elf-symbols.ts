@@ -80,9 +80,10 @@ export function readElfSymbols(path: string): ElfSymbolTable {
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;
-    const ident = readAt(fd, fileSize, 0, 64 > fileSize ? 52 : 64, 'ELF header');
-    if (ident.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError('not an ELF file');
+    const ident = readAt(fd, fileSize, 0, Math.min(64, fileSize), 'ELF header');
+    if (ident.length < 52 || ident.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError('not an ELF file');
     const cls = ident[4];
+    if (cls === 2 && ident.length < 64) throw new ElfFormatError('the ELF header is cut short');
     if (ident[5] !== 1) throw new ElfFormatError('not a little-endian ELF file');
     if (cls !== 1 && cls !== 2) throw new ElfFormatError(`unknown ELF class ${cls}`);
     const is64 = cls === 2;

@@ -120,3 +120,26 @@ export class FoldedStacks {
 export function foldedFrame(name: string): string {
   return name.replace(/[;\n\r]/g, '_');
 }
+
+/**
+ * The profile sections of several nodes as one: sample counts added, per-container entries kept
+ * (with their node), top functions added up from each node's top list (exact for a function in
+ * every node's top N; a trace's exact tops come from its merged folded stacks).
+ */
+export function mergeProfileSummaries(parts: readonly { node: string; profile: ProfileSummary }[], topN = PROFILE_TOP_N): ProfileSummary & { perContainer: (ContainerProfile & { node?: string })[] } {
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const merged: ProfileSummary & { perContainer: (ContainerProfile & { node?: string })[] } = { samples: 0, stacks: 0, topSelf: [], topTotal: [], perContainer: [] };
+  for (const { node, profile } of parts) {
+    merged.samples += profile.samples;
+    merged.stacks += profile.stacks;
+    if (profile.frequencyHz !== undefined) merged.frequencyHz ??= profile.frequencyHz;
+    for (const f of profile.topSelf) self.set(f.frame, (self.get(f.frame) ?? 0) + f.samples);
+    for (const f of profile.topTotal) total.set(f.frame, (total.get(f.frame) ?? 0) + f.samples);
+    for (const c of profile.perContainer) merged.perContainer.push({ ...c, node });
+  }
+  merged.topSelf = top(self, topN);
+  merged.topTotal = top(total, topN);
+  merged.perContainer.sort((a, b) => b.samples - a.samples);
+  return merged;
+}
