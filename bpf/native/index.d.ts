@@ -69,6 +69,7 @@ export class BpfObject {
    * Every entry of a map, read in batches where the kernel has them for the map type (hash maps),
    * else key by key: `count` keys of keySize bytes back to back in `keys`, their values likewise in
    * `values` (per-CPU maps: the mapLookup layout). Entries changed while it reads may be missed.
+   * A ring buffer is refused (EINVAL): read it with openRingBuffer.
    */
   mapEntries(map: string): MapEntries;
   /**

@@ -415,6 +415,8 @@ Napi::Value BpfObjectWrap::MapEntries(const Napi::CallbackInfo& info) {
   std::string name = StringArg(info, 0, op, "map");
   RequireLoaded(env, op, name);
   bpf_map* map = FindMap(env, op, name);
+  if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
+    ThrowBpfError(env, EINVAL, op, Ctx(name), "a ring buffer has no entries to list: read it with openRingBuffer()");
   int fd = bpf_map__fd(map);
   size_t ks = bpf_map__key_size(map);
   size_t vs = ValueBytes(map);
