@@ -1,5 +1,5 @@
 /** The JSON shapes the CLI reads from the API (a subset of what the API sends). */
-import type { NodeState, TopEntry, TraceStatus } from '../contracts/index.ts';
+import type { NodeState, ProfileSummary, TopEntry, TraceStatus } from '../contracts/index.ts';
 
 /** A node of a trace as the API shows it: its state plus whether its result was uploaded. */
 export type NodeView = NodeState & { uploaded?: boolean };
@@ -39,6 +39,8 @@ export interface TraceSummary {
   truncated: boolean;
   perNode: { node: string; events: number; lostEvents: number; truncated: boolean; stopReason?: string; error?: string }[];
   top: Record<string, TopEntry[]>;
+  /** `profile` traces: samples and top functions. */
+  profile?: ProfileSummary;
 }
 
 export interface GadgetView {

@@ -1,5 +1,6 @@
 /** Pure text formatting of what the CLI prints: aligned tables, a trace, a summary, a progress line. */
 import { formatSeconds } from './duration.ts';
+import type { ProfileSummary } from '../contracts/index.ts';
 import type { GadgetView, NodeView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing spaces. */
@@ -68,6 +69,20 @@ export function formatSummary(status: WatchStatus, summary: TraceSummary | undef
       if (entries.length === 0) continue;
       out += `\ntop ${field}\n` + renderTable(['COUNT', field.toUpperCase()], entries.slice(0, topN).map((e) => [String(e.count), e.value]));
     }
+    if (summary.profile) out += formatProfile(summary.profile, topN);
+  }
+  return out;
+}
+
+/** A profile's top functions: self samples (on CPU in the function itself) and total (with what it called). */
+export function formatProfile(p: ProfileSummary, topN = 10): string {
+  const pct = (n: number) => (p.samples > 0 ? `${((100 * n) / p.samples).toFixed(1)}%` : '-');
+  let out = `\n${p.samples} CPU samples${p.frequencyHz ? ` at ${p.frequencyHz} Hz` : ''}, ${p.stacks} distinct stacks\n`;
+  if (p.topSelf.length > 0) {
+    out += '\ntop functions (self)\n' + renderTable(['SAMPLES', 'SHARE', 'FUNCTION'], p.topSelf.slice(0, topN).map((f) => [String(f.samples), pct(f.samples), f.frame]));
+  }
+  if (p.topTotal.length > 0) {
+    out += '\ntop functions (total)\n' + renderTable(['SAMPLES', 'SHARE', 'FUNCTION'], p.topTotal.slice(0, topN).map((f) => [String(f.samples), pct(f.samples), f.frame]));
   }
   return out;
 }

@@ -70,6 +70,14 @@ export function traceEndMessage(t: TraceFacts, summary: MergedSummary | undefine
     if (entries.length === 0) continue;
     lines.push(`*Top ${field}*`, ...entries.slice(0, topN).map((e) => `• \`${e.value.replace(/`/g, "'")}\` — ${e.count}`));
   }
+  if (summary?.profile) {
+    const p = summary.profile;
+    const share = (n: number) => (p.samples > 0 ? `${((100 * n) / p.samples).toFixed(1)}%` : '0%');
+    lines.push(`*CPU samples*: ${p.samples}${p.frequencyHz ? ` at ${p.frequencyHz} Hz` : ''}`);
+    if (p.topSelf.length > 0) {
+      lines.push('*Top functions (self)*', ...p.topSelf.slice(0, topN).map((f) => `• \`${f.frame.replace(/`/g, "'")}\` — ${f.samples} (${share(f.samples)})`));
+    }
+  }
   const linkParts = [links.bundle ? `<${links.bundle}|download the bundle>` : '', links.page ? `<${links.page}|open the trace>` : ''].filter(Boolean);
   if (linkParts.length > 0) lines.push(linkParts.join(' · '));
   return { response_type: 'ephemeral', text: lines.join('\n') };
