@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { parseAuthConfig } from '../../api/src/auth/access-policy.ts';
 import { hashApiToken } from '../../api/src/auth/api-token-hash.ts';
 import { issueUploadToken } from '../../state/src/upload-token.ts';
-import { resultUpload } from '../security/result-archive.ts';
+import { hostileProfileUpload, resultUpload } from '../security/result-archive.ts';
 import { startSecuredApp, type SecuredApp } from '../security/secured-app.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
 import { hostileRequests, type HostileContext, type HostileRequest } from './hostile-requests.ts';
@@ -71,11 +71,24 @@ async function context(app: SecuredApp): Promise<HostileContext> {
   }
   // Two of them end (cancelled): watching them closes the stream.
   for (const id of ids.slice(2)) await app.app.inject({ method: 'DELETE', url: `/v1/traces/${id}`, headers: { authorization: `Bearer ${CHECK}` } });
+  // A profile trace with a result whose events are hostile too, for GET /profile and the bundle.
+  const profileTarget = app === local ? { pids: [process.pid] } : { namespace: 'shop' };
+  const profile = await app.app.inject({ method: 'POST', url: '/v1/traces', payload: { gadget: 'profile', durationSeconds: 5, target: profileTarget }, headers: { authorization: `Bearer ${CHECK}` } });
+  assert.equal(profile.statusCode, 202, profile.body);
+  const profileId = profile.json().id as string;
+  const up = await app.app.inject({
+    method: 'PUT',
+    url: `/v1/traces/${profileId}/nodes/worker-1/result`,
+    payload: await hostileProfileUpload(profileId, 'worker-1'),
+    headers: { 'content-type': 'application/gzip', authorization: `Bearer ${issueUploadToken(app.config.uploadTokenSecret, profileId, 'worker-1', new Date(Date.now() + 60_000))}` },
+  });
+  assert.equal(up.statusCode, 201, up.body);
+  ids.push(profileId);
   const traceId = ids[0]!;
   const node = 'worker-1';
   return {
     traceIds: ids,
-    endedTraceIds: ids.slice(2),
+    endedTraceIds: ids.slice(2, 4),
     goodToken: FUZZ,
     uploadToken: { traceId, node, token: issueUploadToken(app.config.uploadTokenSecret, traceId, node, new Date(Date.now() + 3600_000)) },
     validArchive: await resultUpload(traceId, node, 3),

@@ -25,3 +25,21 @@ export async function resultUpload(traceId: string, node: string, events = 1): P
   const lines = Array.from({ length: events }, (_, i) => JSON.stringify({ gadget: 'exec', timestamp: i, pid: 1, tid: 1, uid: 0, comm: 'sh', cgroupId: 1, node })).join('\n');
   return tarGz({ 'events.ndjson': lines + (events ? '\n' : ''), 'summary.json': nodeSummary(traceId, node, events) });
 }
+
+/** A profile result whose events try to break the stack merging and the flame graph. */
+export async function hostileProfileUpload(traceId: string, node: string): Promise<Buffer> {
+  const base = { gadget: 'profile', timestamp: 1, pid: 1, tid: 1, uid: 0, comm: 'sh', cgroupId: 1, node };
+  const lines = [
+    { ...base, folded: 'sh;main;<script>alert(1)</script>', samples: 3 },
+    { ...base, folded: ';;;', samples: 1 },
+    { ...base, folded: 'sh;' + 'deep;'.repeat(2000) + 'leaf', samples: 2 },
+    { ...base, folded: 'sh;x', samples: -5 },
+    { ...base, folded: 'sh;y', samples: 1e300 },
+    { ...base, folded: 42, samples: 1 },
+    { ...base, folded: 'sh;"quoted" & \'apos\'', samples: 2 },
+    { ...base },
+  ].map((e) => JSON.stringify(e));
+  const summary = JSON.parse(nodeSummary(traceId, node, lines.length)) as Record<string, unknown>;
+  summary.gadget = 'profile';
+  return tarGz({ 'events.ndjson': lines.join('\n') + '\n{"cut short', 'summary.json': JSON.stringify(summary) });
+}

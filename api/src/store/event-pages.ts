@@ -55,6 +55,16 @@ async function* linesWithOffsets(stream: Readable, start: number): AsyncGenerato
   if (pending.length > 0) yield { line: pending, end: base + pending.length };
 }
 
+/** The event of a line, or undefined for a line that is not a JSON object (a runner killed mid-line, a hostile upload). */
+function parseEvent(line: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(line.toString('utf8')) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function matches(event: Record<string, unknown>, filter: EventFilter): boolean {
   if (filter.pod !== undefined && event.pod !== filter.pod) return false;
   if (filter.container !== undefined && event.container !== filter.container) return false;
@@ -79,8 +89,8 @@ export async function eventsNdjson(store: ResultStore, traceId: string, filter: 
       }
       for await (const { line } of linesWithOffsets(store.eventsStream(traceId, node), 0)) {
         if (line.length === 0) continue;
-        const event = JSON.parse(line.toString('utf8')) as Record<string, unknown>;
-        if (matches(event, filter)) yield Buffer.concat([line, Buffer.from('\n')]);
+        const event = parseEvent(line);
+        if (event && matches(event, filter)) yield Buffer.concat([line, Buffer.from('\n')]);
       }
     }
   }
@@ -110,8 +120,8 @@ export async function eventsPage(
     try {
       for await (const { line, end } of linesWithOffsets(stream, start)) {
         if (line.length === 0) continue;
-        const event = JSON.parse(line.toString('utf8')) as Record<string, unknown>;
-        if (!matches(event, filter)) continue;
+        const event = parseEvent(line);
+        if (!event || !matches(event, filter)) continue;
         items.push(event);
         if (items.length === limit) {
           const more = end < size || index + 1 < nodes.length;

@@ -20,14 +20,15 @@ export async function mergedProfile(store: ResultStore, traceId: string, filter:
   let pending = '';
   const take = (line: string) => {
     if (line.trim() === '') return;
-    let event: Record<string, unknown>;
+    let event: unknown;
     try {
-      event = JSON.parse(line) as Record<string, unknown>;
+      event = JSON.parse(line);
     } catch {
       return; // a line a runner cut short (killed while writing)
     }
+    if (!event || typeof event !== 'object') return;
     stacks.add(event);
-    tally.add(event);
+    tally.add(event as Record<string, unknown>);
   };
   for await (const chunk of (await eventsNdjson(store, traceId, filter)) as AsyncIterable<Buffer>) {
     pending += chunk.toString('utf8');

@@ -23,6 +23,8 @@ const FONT_SIZE = 11;
 const CHAR_WIDTH = FONT_SIZE * 0.59;
 const TOP_MARGIN = 40;
 const BOTTOM_MARGIN = 10;
+/** Frames past this depth are left out (a real stack has at most 127 user + 127 kernel frames). */
+const MAX_DEPTH = 512;
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -48,7 +50,7 @@ function buildTree(stacks: ReadonlyMap<string, number>): FrameNode {
     if (!(samples > 0)) continue;
     root.value += samples;
     let node = root;
-    for (const frame of stack.split(';')) {
+    for (const frame of stack.split(';', MAX_DEPTH)) {
       let child = node.children.get(frame);
       if (!child) node.children.set(frame, (child = { name: frame, value: 0, children: new Map() }));
       child.value += samples;
