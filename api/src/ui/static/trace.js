@@ -1,4 +1,4 @@
-/* global document, location */
+/* global document, location, window */
 import { api, apiJson, el, setupTokenField, statusBadge, targetText, token, watch } from './api-fetch.js';
 
 setupTokenField();
@@ -102,9 +102,75 @@ bundleLink.addEventListener('click', async (ev) => {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 });
 
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = el('script', { src });
+    s.addEventListener('load', resolve);
+    s.addEventListener('error', () => reject(new Error(`cannot load ${src}`)));
+    document.head.append(s);
+  });
+}
+
+/** Folded stacks (`a;b;c` → samples) as the tree d3-flame-graph draws: {name, value, children}. */
+function stackTree(stacks) {
+  const root = { name: 'all', value: 0, children: [] };
+  const index = new Map([[root, new Map()]]);
+  for (const { stack, samples } of stacks) {
+    root.value += samples;
+    let node = root;
+    for (const frame of stack.split(';')) {
+      const kids = index.get(node);
+      let child = kids.get(frame);
+      if (!child) { child = { name: frame, value: 0, children: [] }; kids.set(frame, child); index.set(child, new Map()); node.children.push(child); }
+      child.value += samples;
+      node = child;
+    }
+  }
+  return root;
+}
+
+function topTable(title, rows, total) {
+  return el('div', { dataset: { profileTop: title } }, el('h2', {}, title),
+    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'function'), el('th', { className: 'num' }, 'samples'), el('th', { className: 'num' }, 'share'))),
+      el('tbody', {}, ...rows.map((f) => el('tr', {}, el('td', { className: 'mono' }, f.frame), el('td', { className: 'num' }, f.samples),
+        el('td', { className: 'num' }, total ? `${((100 * f.samples) / total).toFixed(1)}%` : ''))))));
+}
+
+async function loadProfile() {
+  $('profile-section').hidden = false;
+  for (const [link, format] of [['flame-svg', 'svg'], ['flame-folded', 'folded']]) {
+    const a = $(link);
+    a.href = `../v1/traces/${id}/profile?format=${format}`;
+    a.addEventListener('click', async (ev) => {
+      if (!token()) return;
+      ev.preventDefault();
+      const blob = await (await api(a.href)).blob();
+      window.open(URL.createObjectURL(blob));
+    });
+  }
+  const profile = await apiJson(`../v1/traces/${id}/profile?format=json`);
+  $('flame-info').textContent = `${profile.samples} samples, ${profile.stacks.length} distinct stacks`;
+  $('profile-top').replaceChildren(topTable('top functions (self)', profile.summary.topSelf.slice(0, 10), profile.samples),
+    topTable('top functions (total)', profile.summary.topTotal.slice(0, 10), profile.samples));
+  if (profile.samples === 0) { $('flame').replaceChildren(el('p', { className: 'muted' }, 'no samples: the targets did not run on a CPU')); return; }
+  try {
+    await loadScript('vendor/d3.min.js');
+    await loadScript('vendor/d3-flamegraph.js');
+  } catch (err) {
+    $('flame').replaceChildren(el('p', { className: 'error' }, `the flame graph library is not available (${err.message}); the SVG link above still works`));
+    return;
+  }
+  const chart = window.flamegraph.default().width(Math.max(600, $('flame').clientWidth)).cellHeight(18).minFrameSize(2).transitionDuration(300).sort(true);
+  window.d3.select('#flame').datum(stackTree(profile.stacks)).call(chart);
+  $('flame').dataset.rendered = 'true';
+  $('flame-search').addEventListener('input', (ev) => (ev.target.value ? chart.search(ev.target.value) : chart.clear()));
+  $('flame-reset').addEventListener('click', () => chart.resetZoom());
+}
+
 async function follow() {
   let target;
-  try { target = (await apiJson(`../v1/traces/${id}`)).target; } catch (err) { $('error').textContent = err.message; return; }
+  let gadget;
+  try { ({ target, gadget } = await apiJson(`../v1/traces/${id}`)); } catch (err) { $('error').textContent = err.message; return; }
   for (let attempt = 0; attempt < 20 && !finished; attempt++) {
     try {
       await watch(`../v1/traces/${id}/watch`, (event, data) => {
@@ -118,6 +184,7 @@ async function follow() {
     }
     if (!finished) await new Promise((r) => setTimeout(r, 1000));
   }
+  if (finished && gadget === 'profile') await loadProfile().catch((err) => { $('error').textContent = `could not load the profile: ${err.message}`; });
   if (finished) await loadEvents().catch((err) => { $('error').textContent = `could not load events: ${err.message}`; });
 }
 
