@@ -92,6 +92,15 @@ test('runner pod: least privileges — listed capabilities only, everything else
   assert.equal(privileged.securityContext?.capabilities, undefined);
 });
 
+test('runner pod: a profile runner also gets SYS_PTRACE (other processes\' /proc maps) and SYSLOG (kallsyms), and only it', () => {
+  const profile = buildRunnerPod({ ...job('node-a'), gadget: 'profile' }, config).spec!.containers[0]!;
+  assert.deepEqual(profile.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG'] });
+  for (const gadget of ['exec', 'open', 'bind', 'tcpconnect', 'signal', 'oomkill'] as const) {
+    const c = buildRunnerPod({ ...job('node-a'), gadget }, config).spec!.containers[0]!;
+    assert.ok(!c.securityContext?.capabilities?.add?.includes('SYS_PTRACE'), gadget);
+  }
+});
+
 test('runner pod: the spec and upload token come only from the Secret file, never env/args/annotations', () => {
   const j = job('node-a');
   const pod = buildRunnerPod(j, config);

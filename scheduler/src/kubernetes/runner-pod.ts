@@ -16,6 +16,11 @@
  * - CAP_SYS_ADMIN: kernels < 5.8 know neither CAP_BPF nor CAP_PERFMON and demand it for bpf(2);
  *   newer ones still need it for some map/program types, for reading tracefs event ids, and for
  *   mounting bpffs/tracefs when the node has not. Every other capability is dropped.
+ * - `profile` runners only (GADGET_CAPABILITIES): CAP_SYS_PTRACE, to read `/proc/<pid>/maps` and
+ *   `/proc/<pid>/root/…` of the sampled processes (the kernel's ptrace access check: the
+ *   targets run as other users or hold capabilities the runner lacks), which symbolizes their
+ *   user stacks; CAP_SYSLOG, to read kernel addresses in /proc/kallsyms (kptr_restrict=1).
+ *   CAP_PERFMON (above) is what the per-CPU perf events need.
  * - seccomp `RuntimeDefault`: the runtimes' default profiles allow bpf(2) and perf_event_open(2)
  *   to a process holding CAP_SYS_ADMIN (newer ones: CAP_BPF / CAP_PERFMON). bpffs and tracefs
  *   come as hostPath mounts, so the runner has no mount(2) to do (which AppArmor's default
@@ -201,6 +206,11 @@ export function buildRunnerSecrets(jobs: readonly NodeJobSpec[], namespace: stri
   return { secrets, secretOf };
 }
 
+/** Capabilities a gadget's runner needs beyond the common ones (see the header). */
+export const GADGET_CAPABILITIES: Readonly<Partial<Record<NodeJobSpec['gadget'], readonly string[]>>> = {
+  profile: ['SYS_PTRACE', 'SYSLOG'],
+};
+
 /** The runner pod for one node's job. Pure: same inputs, same pod. */
 export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secretName = runnerSecretName(job.traceId)): V1Pod {
   if (!config.image) throw new Error('buildRunnerPod: config.image is required');
@@ -249,7 +259,7 @@ export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secret
           runAsUser: 0,
           runAsNonRoot: false,
           readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN'] },
+          capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN', ...(GADGET_CAPABILITIES[job.gadget] ?? [])] },
         },
   };
   const pod: V1Pod = {
