@@ -62,7 +62,7 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
 /**
  * An aggregating gadget (e.g. `profile`) counts in kernel maps instead of sending a record per
  * event through the ring buffer. The session attaches it with `attach` (after the object's own
- * attach()), calls the collector's `poll` about once a second while it traces, and after detaching
+ * attach()), calls the collector's `poll` every `pollIntervalMs` (250 ms) while it traces, and after detaching
  * hands the collector's `collect()` to onEvents like any batch. Its `decode` is never called.
  */
 export interface AggregatingGadget<E extends GadgetEvent = GadgetEvent> {

@@ -50,7 +50,7 @@ export interface GadgetSessionOptions {
   onError?(err: Error): void;
   /** Directory holding package.json and bpf/ (default: found from this module's location). */
   root?: string;
-  /** Aggregating gadgets: how often the collector is polled while tracing (default 1000 ms). */
+  /** Aggregating gadgets: how often the collector is polled while tracing (default 250 ms). */
   pollIntervalMs?: number;
 }
 
@@ -133,7 +133,7 @@ export class GadgetSession {
         gadget.aggregate.attach(object, params);
         const collector = gadget.aggregate.createCollector(object, params);
         session.collector = collector;
-        session.pollTimer = setInterval(() => collector.poll(), options.pollIntervalMs ?? 1000);
+        session.pollTimer = setInterval(() => collector.poll(), options.pollIntervalMs ?? 250);
         session.pollTimer.unref();
         return session;
       }

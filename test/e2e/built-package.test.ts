@@ -82,6 +82,11 @@ test('the compiled server and runner run a real exec trace', { skip }, async () 
 
   const ui = await fetch(`${base}/ui/`);
   assert.equal(ui.status, 200, 'the web page is served from dist/');
+  for (const vendor of ['d3.min.js', 'd3-flamegraph.js']) {
+    const v = await fetch(`${base}/ui/vendor/${vendor}`);
+    assert.equal(v.status, 200, `the flame graph library ${vendor} is served from node_modules`);
+    assert.match(v.headers.get('content-security-policy') ?? '', /style-src 'self' 'sha256-/);
+  }
 
   const runDirs = join(dataDir, 'runs', id, 'built-node');
   assert.match(readFileSync(join(runDirs, 'spec.json'), 'utf8'), /"gadget":\s*"exec"/, 'the runner worked under DATA_DIR');

@@ -8,10 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { findRepoRoot } from '../../../bpf/src/repo-paths.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -44,11 +43,20 @@ export interface VendorFiles {
   styleHashes: string[];
 }
 
+/** The nearest node_modules above this module (source, dist/ and the image alike), or undefined. */
+function nearestNodeModules(start = import.meta.dirname): string | undefined {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'node_modules'))) return join(dir, 'node_modules');
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /** The vendor files that are installed (a missing one is left out: the page says the flame graph is unavailable). */
-export function loadVendorFiles(nodeModules = join(findRepoRoot(), 'node_modules')): VendorFiles {
+export function loadVendorFiles(nodeModules = nearestNodeModules()): VendorFiles {
   const files = new Map<string, { type: string; body: Buffer }>();
   const styleHashes: string[] = [];
   for (const [name, rel] of Object.entries(VENDOR_FILES)) {
+    if (!nodeModules) break;
     const path = join(nodeModules, rel);
     if (!existsSync(path)) continue;
     const body = readFileSync(path);

@@ -2,7 +2,7 @@
  * profile gadget: CPU profile of the target containers. A CPU-clock perf event per CPU samples at
  * `frequencyHz`; the kernel keeps only the targets' samples and counts them per (thread, user
  * stack, kernel stack) — nothing goes through the ring buffer. While it traces, the collector
- * polls the counts once a second and reads /proc/<pid>/maps (and the symbols of the mapped files)
+ * polls the counts every 250 ms and reads /proc/<pid>/maps (and the symbols of the mapped files)
  * of each new process, so a process that exits before the end still resolves. At the end each
  * (thread, stacks) entry becomes one event: its folded stack (`comm;outer;…;leaf`, kernel frames
  * ending in `_[k]`) and its sample count. Key layout: see profile.bpf.c.
