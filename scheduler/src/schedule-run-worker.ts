@@ -10,9 +10,10 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TraceSpec } from '../../contracts/index.ts';
-import { removeScheduleJob, SCHEDULE_QUEUE_NAME, type ScheduleJobData } from '../../state/src/schedule-queue.ts';
-import type { ScheduleStore } from '../../state/src/schedule-store.ts';
-import { enqueueTrace, type TraceJobData } from './trace-queue.ts';
+import { Redis as RedisClient } from 'ioredis';
+import { createScheduleQueue, removeScheduleJob, SCHEDULE_QUEUE_NAME, type ScheduleJobData } from '../../state/src/schedule-queue.ts';
+import { ScheduleStore } from '../../state/src/schedule-store.ts';
+import { createTraceQueue, enqueueTrace, type TraceJobData } from './trace-queue.ts';
 import type { TraceStore } from './trace-store.ts';
 
 export interface ScheduleRunWorkerOptions {
@@ -25,6 +26,40 @@ export interface ScheduleRunWorkerOptions {
   logger: Logger;
   /** Called after each run's trace is queued (tests, metrics). */
   onRun?: (scheduleId: string, traceId: string) => void;
+}
+
+/** A running ScheduleRunWorker with connections of its own (what a scheduler process starts). */
+export interface RunningScheduleWorker {
+  worker: ScheduleRunWorker;
+  close(): Promise<void>;
+}
+
+/** Starts a ScheduleRunWorker on `redisUrl`, with its own connections and queues; close() releases them. */
+export async function startScheduleRunWorker(opts: { redisUrl: string; traces: TraceStore; logger: Logger; onRun?: ScheduleRunWorkerOptions['onRun'] }): Promise<RunningScheduleWorker> {
+  const connections = [0, 1, 2].map(() => new RedisClient(opts.redisUrl, { maxRetriesPerRequest: null }));
+  for (const c of connections) c.on('error', (err) => opts.logger.debug({ err: err.message }, 'redis connection error'));
+  const [workerConnection, queueConnection, storeConnection] = connections as [Redis, Redis, Redis];
+  const traceQueue = createTraceQueue(queueConnection);
+  const scheduleQueue = createScheduleQueue(queueConnection);
+  const worker = new ScheduleRunWorker({
+    connection: workerConnection,
+    schedules: new ScheduleStore(storeConnection),
+    traces: opts.traces,
+    traceQueue,
+    scheduleQueue,
+    logger: opts.logger,
+    ...(opts.onRun ? { onRun: opts.onRun } : {}),
+  });
+  await worker.start();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await traceQueue.close();
+      await scheduleQueue.close();
+      for (const c of connections) c.disconnect();
+    },
+  };
 }
 
 export class ScheduleRunWorker {

@@ -58,15 +58,16 @@ async function post(body: unknown): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-/** The runner logs its `startup` step once the gadget is attached and the wait armed: the readiness signal. */
+/** The node reports tracingSince once its gadget is attached (the startup wait is armed then): the readiness signal. */
 async function waitUntilWaiting(id: string): Promise<void> {
-  const log = join(dataDir, 'runs', id, NODE, 'runner.log');
   for (let i = 0; i < 600; i += 1) {
-    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    if (text.split('\n').some((l) => l.includes('"step":"startup"') && l.includes('waiting up to'))) return;
+    const t = (await (await fetch(`${server.url}/v1/traces/${id}`)).json()) as { status: string; nodes: { tracingSince?: string }[] };
+    if (t.nodes.some((n) => n.tracingSince)) return;
+    if (!['queued', 'running'].includes(t.status)) assert.fail(`trace ${id} ended before it traced: ${JSON.stringify(t)}`);
     await sleep(50);
   }
-  assert.fail(`runner of ${id} never reported waiting for a start:\n${existsSync(log) ? readFileSync(log, 'utf8').slice(-3000) : '(no log)'}`);
+  const log = join(dataDir, 'runs', id, NODE, 'runner.log');
+  assert.fail(`runner of ${id} never reported tracing:\n${existsSync(log) ? readFileSync(log, 'utf8').slice(-3000) : '(no log)'}`);
 }
 
 async function finished(id: string): Promise<{ status: string; error?: string }> {

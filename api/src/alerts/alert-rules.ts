@@ -248,3 +248,15 @@ export function targetFromLabels(labels: Readonly<Record<string, string>>): Targ
   }
   return { ok: true, target };
 }
+
+/** The rules the configuration names (ALERT_RULES_FILE), checked against the gadget catalogue; undefined without one. */
+export function alertRulesOf(
+  config: { alertRulesFile?: string; maxDurationSeconds: number },
+  gadgets: { validateParams(name: GadgetName, params: Record<string, unknown>): { problems: { field: string; message: string }[] } },
+): AlertRules | undefined {
+  if (!config.alertRulesFile) return undefined;
+  return loadAlertRulesFile(config.alertRulesFile, {
+    maxDurationSeconds: config.maxDurationSeconds,
+    checkParams: (gadget, params) => gadgets.validateParams(gadget, params).problems[0],
+  });
+}
