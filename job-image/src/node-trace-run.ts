@@ -152,6 +152,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
           if (watch.start) return;
           watch.timedOut();
           error = `no container started below the target${watch.parents.length === 1 ? '' : 's'} within ${watch.timeoutSeconds}s`;
+          exitCode = RUNNER_EXIT.failure;
           log.warn({ step: 'startup' }, error);
           stop.request('deadline');
         }, waitMs);

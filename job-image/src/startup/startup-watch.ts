@@ -6,8 +6,8 @@
  * remembered; the first event of any other cgroup below a parent is the start. Until then, events
  * of the cgroups that existed already are counted, not recorded.
  */
-import { readdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ContainerStart, NodeTargets, StartupObservation, TargetNotFound } from '../../../contracts/index.ts';
 import { buildCgroupIndex, inodeOf } from '../cgroup/cgroup-index.ts';
 import { normalizePodUid, parseContainerDirName } from '../cgroup/cgroup-names.ts';
@@ -50,9 +50,16 @@ function descendants(dir: string): Map<number, string> {
   return out;
 }
 
-function levelOf(root: string, path: string): number {
-  const rel = relative(root, path);
-  return rel === '' ? 0 : rel.split(sep).length;
+/**
+ * The cgroup's level in the kernel's hierarchy (the v2 root is 0), which the ancestor check needs:
+ * the number of directories from it up to the hierarchy's root, told by `cgroup.type` (present in
+ * every cgroup but the root). Counted on the directories themselves, so it is right whatever
+ * subdirectory the resolver was pointed at (--cgroup-root) or where the host's cgroupfs is mounted.
+ */
+export function cgroupLevelOf(path: string): number {
+  let level = 0;
+  for (let dir = path; level < 64 && existsSync(join(dir, 'cgroup.type')); dir = dirname(dir)) level += 1;
+  return level;
 }
 
 /** The parents named by a startup job: its pods' directories and its cgroup paths. */
@@ -70,7 +77,7 @@ export function resolveStartupParents(targets: NodeTargets, root: string): { par
       const attribution: CgroupAttribution = {};
       if (p.namespace !== undefined) attribution.namespace = p.namespace;
       if (p.pod !== undefined) attribution.pod = p.pod;
-      parents.push({ id: dir.id, path: dir.path, level: levelOf(root, dir.path), target: p.podUid, attribution });
+      parents.push({ id: dir.id, path: dir.path, level: cgroupLevelOf(dir.path), target: p.podUid, attribution });
     }
   }
   for (const raw of targets.cgroupPaths ?? []) {
@@ -80,7 +87,7 @@ export function resolveStartupParents(targets: NodeTargets, root: string): { par
       notFound.push({ target: raw, reason: `cgroup directory ${path} does not exist` });
       continue;
     }
-    parents.push({ id, path, level: levelOf(root, path), target: raw, attribution: {} });
+    parents.push({ id, path, level: cgroupLevelOf(path), target: raw, attribution: {} });
   }
   return { parents, notFound };
 }
