@@ -153,7 +153,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
           watch.timedOut();
           error = `no container started below the target${watch.parents.length === 1 ? '' : 's'} within ${watch.timeoutSeconds}s`;
           exitCode = RUNNER_EXIT.failure;
-          log.warn({ step: 'startup' }, error);
+          log.error({ step: 'startup', err: error }, error);
           stop.request('deadline');
         }, waitMs);
         timers.push(timeout);

@@ -175,8 +175,14 @@ export async function scheduleRoutes(app: FastifyInstance, opts: ScheduleRoutesO
   );
 
   app.get('/v1/schedules', { schema: { summary: 'List the schedules the caller may see, newest first', tags: ['schedules'], response: { 200: ScheduleListSchema } } }, async (req) => {
-    const all = await schedules.list();
-    return { items: all.filter((r) => maySee(req, r.trace.target)).map((r) => scheduleView(r)) };
+    const visibleOnes = (await schedules.list()).filter((r) => maySee(req, r.trace.target));
+    const items = await Promise.all(
+      visibleOnes.map(async (r) => {
+        const next = await nextRunAt(queue, r.id).catch(() => undefined);
+        return scheduleView(r, next ? { nextRunAt: next } : {});
+      }),
+    );
+    return { items };
   });
 
   app.get<{ Params: Static<typeof ScheduleIdParamsSchema> }>(
