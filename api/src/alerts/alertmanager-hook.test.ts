@@ -8,6 +8,7 @@ import { hashApiToken } from '../auth/api-token-hash.ts';
 import { startSecuredApp, type SecuredApp } from '../../../test/security/secured-app.ts';
 
 const TOKEN = 'tj_hook-test-token';
+const BUSY = 'tj_hook-test-busy-token';
 let dir: string;
 let api: SecuredApp;
 
@@ -17,7 +18,7 @@ before(async () => {
   writeFileSync(
     rules,
     [
-      'rateLimit: { traces: 4, windowSeconds: 600 }',
+      'rateLimit: { traces: 6, windowSeconds: 600 }',
       'rules:',
       '  - name: once',
       '    matchers: [\'alertname="Burst"\']',
@@ -31,7 +32,15 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  const auth = parseAuthConfig({ tokens: [{ name: 'alertmanager', sha256: hashApiToken(TOKEN), namespaces: ['shop'], gadgets: ['exec', 'open'] }] }, 'test');
+  const auth = parseAuthConfig(
+    {
+      tokens: [
+        { name: 'alertmanager', sha256: hashApiToken(TOKEN), namespaces: ['shop'], gadgets: ['exec', 'open'] },
+        { name: 'busy', sha256: hashApiToken(BUSY), namespaces: ['web'], maxConcurrentTraces: 1 },
+      ],
+    },
+    'test',
+  );
   api = await startSecuredApp(auth, { ALERT_RULES_FILE: rules });
 });
 
@@ -50,6 +59,17 @@ async function notify(alerts: unknown[], token = TOKEN, extra: Record<string, un
   const payload = { version: '4', groupKey: '{}:{}', truncatedAlerts: 0, status: 'firing', receiver: 'tracejob', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts, ...extra };
   return api.app.inject({ method: 'POST', url: '/v1/hooks/alertmanager', headers: { authorization: `Bearer ${token}` }, payload });
 }
+
+test("the token's maxConcurrentTraces counts alert traces; a refused alert is not marked as seen", async () => {
+  const res = await notify([alert({ alertname: 'HighLoad', namespace: 'web', pod: 'a' }), alert({ alertname: 'HighLoad', namespace: 'web', pod: 'b' }, 'firing', 'bbbbbbbbbbbbbbbb')], BUSY);
+  const d = res.json().decisions as { decision: string; reason?: string; traceId?: string }[];
+  assert.deepEqual(d.map((x) => x.decision), ['started', 'rate-limited']);
+  assert.match(d[1]!.reason!, /busy already has 1 traces queued or running \(limit 1\)/);
+  // the first trace ends: its slot is free, and the refused alert may start one when notified again
+  await api.traces.finish(d[0]!.traceId!, 'succeeded');
+  const again = await notify([alert({ alertname: 'HighLoad', namespace: 'web', pod: 'b' }, 'firing', 'bbbbbbbbbbbbbbbb')], BUSY);
+  assert.equal(again.json().decisions[0].decision, 'started', again.body);
+});
 
 test('each alert gets a decision: started, duplicate, resolved, no-rule, no-target, forbidden', async () => {
   const fp = 'aaaaaaaaaaaaaaaa';
@@ -105,13 +125,13 @@ test('per-rule and global rate limits', async () => {
     alert({ alertname: 'HighCPU', namespace: 'shop', pod: 'e' }),
   ]);
   const d = res.json().decisions as { decision: string; reason?: string }[];
-  // 'once' allows 1; all rules together 4 per window, one of which the first test used
+  // 'once' allows 1; all rules together 6 per window, three of which the tests above used
   assert.deepEqual(
     d.map((x) => x.decision),
     ['started', 'rate-limited', 'started', 'started', 'rate-limited'],
   );
   assert.match(d[1]!.reason!, /rule once started 1 traces in 600s/);
-  assert.match(d[4]!.reason!, /alerts started 4 traces in 600s/);
+  assert.match(d[4]!.reason!, /alerts started 6 traces in 600s/);
 });
 
 test('a wrong token is 401, a wrong payload version 400 naming the field; neither starts anything', async () => {

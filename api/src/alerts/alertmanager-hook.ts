@@ -6,7 +6,8 @@
  *
  *   resolved → ignored · no rule matches → ignored · no usable target in its labels → refused ·
  *   the token's policy forbids the trace → refused · same alert (rule + fingerprint) within the
- *   dedup window → duplicate · rule or global rate limit → rate-limited · else the trace starts.
+ *   dedup window → duplicate · rule or global rate limit, or the token's maxConcurrentTraces →
+ *   rate-limited · else the trace starts.
  *
  * Every decision is answered in the body and audited (action `alert.trigger`); the trace records
  * the alert it came from (spec.trigger), which its callback and Slack summary name. Alertmanager
@@ -25,11 +26,15 @@ import type { Config } from '../config.ts';
 import type { GadgetCatalogue } from '../gadget-catalogue.ts';
 import type { TracejobMetrics } from '../metrics.ts';
 import { UnavailableError } from '../errors.ts';
+import { ConcurrencySlots, type SlotScope } from '../limits/concurrency-slots.ts';
 import { errorResponses } from '../schemas/index.ts';
 import { AlertAdmission } from './alert-admission.ts';
 import { ruleFor, targetFromLabels, type AlertRules } from './alert-rules.ts';
 
 export const ALERTMANAGER_ROUTE = '/v1/hooks/alertmanager';
+/** Last-resort expiry of an alert trace's concurrency slot (freed as soon as the trace ends). */
+const TRACE_SLOT_MS = 48 * 3600_000;
+const RESERVATION_MS = 60_000;
 
 const LabelSet = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 4096 }), { maxProperties: 128 });
 
@@ -95,6 +100,7 @@ function boundedLabels(labels: Record<string, string>): Record<string, string> {
 
 export async function alertmanagerHook(app: FastifyInstance, opts: AlertmanagerHookOptions): Promise<void> {
   const admission = new AlertAdmission(opts.redis);
+  const slots = new ConcurrencySlots(opts.redis);
   const { rules, config } = opts;
 
   app.post<{ Body: AlertmanagerPayload }>(
@@ -184,6 +190,18 @@ export async function alertmanagerHook(app: FastifyInstance, opts: AlertmanagerH
           d.reason = `the same alert started trace ${admitted.traceId} within the last ${rules.dedupWindowSeconds}s`;
           continue;
         }
+        // The token's maxConcurrentTraces counts alert traces too (the same slots as POST /v1/traces).
+        const scopes: SlotScope[] = principal?.policy.maxConcurrentTraces ? [{ key: `token:${principal.name}`, limit: principal.policy.maxConcurrentTraces }] : [];
+        if (admitted.kind === 'admitted' && scopes.length > 0) {
+          // a reservation until the trace record exists (a bare trace id without a record is pruned)
+          const slot = await slots.acquire(scopes, `r:${traceId}`, RESERVATION_MS);
+          if (!slot.ok) {
+            await admission.release({ rule: rule.name, fingerprint: alert.fingerprint, traceId });
+            d.decision = 'rate-limited';
+            d.reason = `${principal!.name} already has ${slot.active} traces queued or running (limit ${slot.limit})`;
+            continue;
+          }
+        }
         if (admitted.kind !== 'admitted') {
           d.decision = 'rate-limited';
           d.reason =
@@ -197,11 +215,13 @@ export async function alertmanagerHook(app: FastifyInstance, opts: AlertmanagerH
           await enqueueTrace(opts.queue, traceId);
         } catch (err) {
           await admission.release({ rule: rule.name, fingerprint: alert.fingerprint, traceId }).catch(() => undefined);
+          if (scopes.length > 0) await slots.release(scopes, `r:${traceId}`).catch(() => undefined);
           req.log.error({ err, fingerprint: alert.fingerprint }, 'could not start the trace of an alert');
           d.decision = 'unavailable';
           d.reason = 'the trace could not be recorded or queued; Alertmanager will send the alert again';
           continue;
         }
+        if (scopes.length > 0) await slots.commit(scopes, `r:${traceId}`, traceId, TRACE_SLOT_MS);
         opts.metrics.traces.inc({ status: 'queued' });
         d.decision = 'started';
         d.traceId = traceId;
