@@ -100,7 +100,7 @@ export type StartupVerdict = 'record' | 'skip';
 export class StartupWatch {
   private readonly known = new Set<number>();
   private readonly parentIds: Set<number>;
-  private readonly adopted = new Map<number, StartupCgroup>();
+  private readonly adopted = new Map<number, StartupCgroup | undefined>();
   private startSeen: ContainerStart | undefined;
   private skipped = 0;
   private watchingSince = Date.now();
@@ -157,11 +157,11 @@ export class StartupWatch {
 
   /**
    * Attribution of a cgroup below a parent: the parent's (namespace, pod) plus the container id
-   * its directory name carries. Found by a walk of the parents on first sight, then cached.
+   * its directory name carries. Found by a walk of the parents on first sight of each cgroup, then
+   * cached (this runs for every event).
    */
-  attributionOf(cgroupId: number): (StartupCgroup) | undefined {
-    const cached = this.adopted.get(cgroupId);
-    if (cached) return cached;
+  attributionOf(cgroupId: number): StartupCgroup | undefined {
+    if (this.adopted.has(cgroupId)) return this.adopted.get(cgroupId);
     for (const p of this.parents) {
       if (p.id === cgroupId) return p.attribution;
       const path = descendants(p.path).get(cgroupId);
@@ -177,6 +177,8 @@ export class StartupWatch {
       this.adopted.set(cgroupId, out);
       return out;
     }
+    // not below any parent (gone already): remembered too, so that each cgroup costs one walk
+    this.adopted.set(cgroupId, undefined);
     return undefined;
   }
 
