@@ -6,8 +6,8 @@
  * under `fieldPrefix` (e.g. `trace.`).
  */
 import type { KubernetesTarget, LocalTarget, TraceSpec, TraceTarget } from '../../contracts/index.ts';
-import { InvalidTargetError, NoMatchingTargetError } from '../../scheduler/src/backend.ts';
-import type { Config } from './config.ts';
+import { InvalidTargetError, NoMatchingTargetError } from '../../state/src/target-errors.ts';
+import type { Config } from '../../state/src/config.ts';
 import { InvalidError, UnprocessableError } from './errors.ts';
 import type { GadgetCatalogue } from './gadget-catalogue.ts';
 import type { TraceRequest } from './schemas/index.ts';

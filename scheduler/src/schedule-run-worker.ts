@@ -13,8 +13,8 @@ import type { TraceSpec } from '../../contracts/index.ts';
 import { Redis as RedisClient } from 'ioredis';
 import { createScheduleQueue, removeScheduleJob, SCHEDULE_QUEUE_NAME, type ScheduleJobData } from '../../state/src/schedule-queue.ts';
 import { ScheduleStore } from '../../state/src/schedule-store.ts';
-import { createTraceQueue, enqueueTrace, type TraceJobData } from './trace-queue.ts';
-import type { TraceStore } from './trace-store.ts';
+import { createTraceQueue, enqueueTrace, type TraceJobData } from '../../state/src/trace-queue.ts';
+import type { TraceStore } from '../../state/src/trace-store.ts';
 
 export interface ScheduleRunWorkerOptions {
   /** Connection for BullMQ (maxRetriesPerRequest: null). */

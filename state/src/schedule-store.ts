@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { TraceSpec } from '../../contracts/index.ts';
-import { evalScript } from '../../scheduler/src/redis-script.ts';
+import { evalScript } from './redis-script.ts';
 
 export interface ScheduleRecord {
   id: string;
@@ -31,14 +31,17 @@ export interface ScheduleRun {
 
 export type CreateScheduleOutcome = { kind: 'created' } | { kind: 'limit'; count: number };
 
-/**
- * schedule-create.lua
- *
- * KEYS[1] tj:schedule:<id>   KEYS[2] tj:schedules   KEYS[3] tj:schedules:owner:<owner>
- * ARGV[1] id   ARGV[2] record JSON   ARGV[3] created at (ms)   ARGV[4] the owner's limit (0: none)
- * Returns {'created', 0} | {'limit', <schedules the owner has>}
- */
 const CREATE = `
+--[[
+  Records a schedule unless its owner already has as many as its limit.
+  Input:
+    KEYS[1] 'tj:schedule:<id>': hash, field record = the schedule's JSON
+    KEYS[2] 'tj:schedules': sorted set of schedule ids by creation time
+    KEYS[3] 'tj:schedules:owner:<owner>': set of the owner's schedule ids
+    ARGV[1] id   ARGV[2] record JSON   ARGV[3] created at (ms)   ARGV[4] the owner's limit (0: none)
+  Output:
+    {'created', 0} | {'limit', <schedules the owner has>}
+]]
 local limit = tonumber(ARGV[4])
 if limit > 0 then
   local count = redis.call('SCARD', KEYS[3])
@@ -50,15 +53,17 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return {'created', 0}
 `;
 
-/**
- * schedule-record-run.lua: prepends a run and trims the list to keepRuns; the trace records of
- * runs that fell off expire now when they have ended (running ones keep their retention).
- *
- * KEYS[1] tj:schedule:<id>   KEYS[2] tj:schedule:<id>:runs
- * ARGV[1] trace id   ARGV[2] keepRuns
- * Returns the number of runs that fell off, or -1 when the schedule is gone (nothing recorded).
- */
 const RECORD_RUN = `
+--[[
+  Prepends a run and trims the list to keepRuns; the trace records of runs that fell off expire
+  now when they have ended (running ones keep their retention).
+  Input:
+    KEYS[1] 'tj:schedule:<id>'
+    KEYS[2] 'tj:schedule:<id>:runs': list of trace ids, newest first
+    ARGV[1] trace id   ARGV[2] keepRuns
+  Output:
+    the number of runs that fell off, or -1 when the schedule is gone (nothing recorded)
+]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local keep = tonumber(ARGV[2])
 redis.call('LREM', KEYS[2], 0, ARGV[1])
@@ -74,15 +79,15 @@ end
 return #dropped
 `;
 
-/**
- * schedule-delete.lua
- *
- * KEYS[1] tj:schedule:<id>   KEYS[2] tj:schedules   KEYS[3] tj:schedule:<id>:runs
- * ARGV[1] id   ARGV[2] the owners' set prefix (tj:schedules:owner:)
- * Returns 1 when deleted, 0 when there was no such schedule. The runs' traces stay (they are
- * ordinary traces with their own retention).
- */
 const DELETE = `
+--[[
+  Deletes a schedule and its run list; the runs' traces stay (ordinary traces, own retention).
+  Input:
+    KEYS[1] 'tj:schedule:<id>'   KEYS[2] 'tj:schedules'   KEYS[3] 'tj:schedule:<id>:runs'
+    ARGV[1] id   ARGV[2] the owners' set prefix ('tj:schedules:owner:')
+  Output:
+    1 when deleted, 0 when there was no such schedule
+]]
 local raw = redis.call('HGET', KEYS[1], 'record')
 if not raw then return 0 end
 local owner = cjson.decode(raw)['owner']

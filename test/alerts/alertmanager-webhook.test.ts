@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAuthConfig } from '../../api/src/auth/access-policy.ts';
 import { hashApiToken } from '../../api/src/auth/api-token-hash.ts';
-import type { TraceRecord } from '../../scheduler/src/trace-store.ts';
+import type { TraceRecord } from '../../state/src/trace-store.ts';
 import { startSecuredApp, type SecuredApp } from '../security/secured-app.ts';
 import { alertmanagerSkipReason, startAlertmanager, type RunningAlertmanager } from './alertmanager.ts';
 

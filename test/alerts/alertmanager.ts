@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
-import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
+import { freeLoopbackPort } from '../../state/src/redis-server-process.ts';
 
 const CACHE = process.env.TRACEJOB_CACHE || '/var/cache/tracejob';
 export const ALERTMANAGER_BINARY = join(CACHE, 'bin', 'alertmanager');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../api/src/config.ts';
+import { loadConfig } from '../../state/src/config.ts';
 import { startAllInOne, type RunningServer } from '../../cli/serve.ts';
 import type { NodeSummary } from '../../contracts/index.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';

@@ -66,7 +66,6 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     queue,
     queueDepth: () => queueDepth(queue),
     traces,
-    schedules,
     results,
     gadgets,
     metrics,
@@ -86,6 +85,7 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     redis,
     client,
     traces,
+    schedules,
     results,
     dataDir,
     async close() {

@@ -5,25 +5,27 @@
  * at once; `release` gives them back when the trace could not be created after all.
  */
 import type { Redis } from 'ioredis';
-import { evalScript } from '../../../scheduler/src/redis-script.ts';
+import { evalScript } from '../../../state/src/redis-script.ts';
 import type { TraceRateLimit } from './alert-rules.ts';
 
-/**
- * alert-admit.lua
- *
- * KEYS[1]  tj:alert:seen:<rule>:<fingerprint>   string, the trace id that the alert started
- * KEYS[2]  tj:alert:rate:rule:<rule>            sorted set of admissions (score = ms)
- * KEYS[3]  tj:alert:rate:all                    sorted set of admissions (score = ms)
- * ARGV[1]  now (ms)
- * ARGV[2]  dedup window (ms)
- * ARGV[3]  rule limit (0: none)      ARGV[4]  rule window (ms)
- * ARGV[5]  global limit (0: none)    ARGV[6]  global window (ms)
- * ARGV[7]  member: the trace id to be created
- *
- * Returns {'duplicate', <trace id>} | {'rule-rate-limited', <ms until a slot frees>}
- *       | {'global-rate-limited', <ms>} | {'admitted', ''}
- */
 const ADMIT = `
+--[[
+  May a firing alert start a trace now? Not when the same alert (rule + fingerprint) started one
+  within the dedup window, nor past the rule's or the global rate limit (sliding windows). When
+  admitted, the dedup mark and both rate-limit entries are taken at once.
+  Input:
+    KEYS[1] 'tj:alert:seen:<rule>:<fingerprint>': string, the trace id the alert started
+    KEYS[2] 'tj:alert:rate:rule:<rule>': sorted set of admissions (score = ms)
+    KEYS[3] 'tj:alert:rate:all': sorted set of admissions (score = ms)
+    ARGV[1] now (ms)
+    ARGV[2] dedup window (ms)
+    ARGV[3] rule limit (0: none)     ARGV[4] rule window (ms)
+    ARGV[5] global limit (0: none)   ARGV[6] global window (ms)
+    ARGV[7] the trace id to be created
+  Output:
+    {'admitted', ''} | {'duplicate', <trace id>}
+    | {'rule-rate-limited', <ms until a slot frees>} | {'global-rate-limited', <ms>}
+]]
 local now = tonumber(ARGV[1])
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
@@ -52,13 +54,15 @@ end
 return {'admitted', ''}
 `;
 
-/**
- * alert-release.lua: undoes an admission whose trace was not created.
- *
- * KEYS[1..3] as in alert-admit.lua; ARGV[1] the member (trace id) admitted.
- * Returns 1 when the dedup mark was still this admission's and was removed, else 0.
- */
 const RELEASE = `
+--[[
+  Undoes an admission whose trace was not created (so the alert may try again).
+  Input:
+    KEYS[1..3] as for ADMIT
+    ARGV[1] the trace id admitted
+  Output:
+    1 when the dedup mark was still this admission's and was removed, else 0
+]]
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
