@@ -49,3 +49,17 @@ export interface GadgetView {
   topFields: string[];
   fields: { name: string; type: string }[];
 }
+
+/** A schedule as GET /v1/schedules[/:id] shows it. */
+export interface ScheduleView {
+  id: string;
+  owner: string;
+  trace: { gadget: string; durationSeconds: number; target: Record<string, unknown> };
+  every?: string;
+  cron?: string;
+  timeZone?: string;
+  keepRuns: number;
+  createdAt: string;
+  nextRunAt?: string;
+  runs?: { traceId: string; status?: string; createdAt?: string }[];
+}

@@ -1,7 +1,7 @@
 /** Pure text formatting of what the CLI prints: aligned tables, a trace, a summary, a progress line. */
 import { formatSeconds } from './duration.ts';
 import type { ProfileSummary } from '../contracts/index.ts';
-import type { GadgetView, NodeView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
+import type { GadgetView, NodeView, ScheduleView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing spaces. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -146,4 +146,35 @@ export function formatEventLine(cells: readonly string[]): string {
     .map((c, i) => (i < EVENT_WIDTHS.length ? c.padEnd(EVENT_WIDTHS[i]!) : c))
     .join(' ')
     .trimEnd();
+}
+
+function whenText(s: ScheduleView): string {
+  if (s.every) return `every ${s.every}`;
+  return `cron ${s.cron ?? '?'}${s.timeZone ? ` (${s.timeZone})` : ''}`;
+}
+
+export function formatScheduleList(items: readonly ScheduleView[]): string {
+  if (items.length === 0) return 'no schedules\n';
+  return renderTable(
+    ['ID', 'WHEN', 'GADGET', 'DURATION', 'NEXT RUN', 'TARGET'],
+    items.map((s) => [s.id, whenText(s), s.trace.gadget, formatSeconds(s.trace.durationSeconds), s.nextRunAt ?? '', targetText(s.trace.target)]),
+  );
+}
+
+export function formatSchedule(s: ScheduleView): string {
+  const lines = [
+    `id:        ${s.id}`,
+    `when:      ${whenText(s)}`,
+    `gadget:    ${s.trace.gadget}`,
+    `duration:  ${formatSeconds(s.trace.durationSeconds)}`,
+    `target:    ${targetText(s.trace.target)}`,
+    `owner:     ${s.owner}`,
+    `created:   ${s.createdAt}`,
+    `keep runs: ${s.keepRuns}`,
+  ];
+  if (s.nextRunAt) lines.push(`next run:  ${s.nextRunAt}`);
+  let out = lines.join('\n') + '\n';
+  const runs = s.runs ?? [];
+  out += runs.length === 0 ? '\nno runs yet\n' : '\n' + renderTable(['TRACE', 'STATUS', 'CREATED'], runs.map((r) => [r.traceId, r.status ?? 'expired', r.createdAt ?? '']));
+  return out;
 }

@@ -7,8 +7,20 @@ import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ApiClient, ApiRequestError } from './api-client.ts';
-import type { GadgetView, NodeView, TraceView, WatchStatus } from './api-types.ts';
-import { EVENT_HEADERS, eventRow, formatEventLine, formatGadgets, formatProgressLine, formatSummary, formatTrace, formatTraceList, formatTracingNotice } from './format-output.ts';
+import type { GadgetView, NodeView, ScheduleView, TraceView, WatchStatus } from './api-types.ts';
+import {
+  EVENT_HEADERS,
+  eventRow,
+  formatEventLine,
+  formatGadgets,
+  formatProgressLine,
+  formatSchedule,
+  formatScheduleList,
+  formatSummary,
+  formatTrace,
+  formatTraceList,
+  formatTracingNotice,
+} from './format-output.ts';
 import { parseCommandLine, UsageError, USAGE, type Command } from './parse-command.ts';
 import { watchTrace } from './watch-trace.ts';
 
@@ -83,6 +95,16 @@ async function printEvents(client: ApiClient, io: CliIo, id: string, json: boole
   }
   await flushLine(pending);
   return count;
+}
+
+/** The POST /v1/traces body of a `run` (or of a `schedule create`'s trace). */
+function traceRequestOf(t: Omit<Command & { kind: 'run' }, 'kind' | 'wait' | 'output'>): Record<string, unknown> {
+  const request: Record<string, unknown> = { gadget: t.gadget, target: t.target };
+  if (t.durationSeconds !== undefined) request.durationSeconds = t.durationSeconds;
+  if (Object.keys(t.params).length > 0) request.params = t.params;
+  if (t.maxEvents !== undefined) request.limits = { maxEvents: t.maxEvents };
+  if (t.callbackUrl !== undefined) request.callbackUrl = t.callbackUrl;
+  return request;
 }
 
 async function execute(command: Command, client: ApiClient, io: CliIo): Promise<number> {
@@ -171,12 +193,33 @@ async function execute(command: Command, client: ApiClient, io: CliIo): Promise<
       await queue;
       return exitForStatus(outcome.status.status);
     }
+    case 'schedule-create': {
+      const request: Record<string, unknown> = { trace: traceRequestOf(command.trace) };
+      if (command.every !== undefined) request.every = command.every;
+      if (command.cron !== undefined) request.cron = command.cron;
+      if (command.timeZone !== undefined) request.timeZone = command.timeZone;
+      if (command.keepRuns !== undefined) request.keepRuns = command.keepRuns;
+      const { body } = await client.json<ScheduleView>('POST', '/v1/schedules', request);
+      await write(io.stdout, command.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : `${body!.id}\n`);
+      return EXIT.ok;
+    }
+    case 'schedule-ls': {
+      const { body } = await client.json<{ items: ScheduleView[] }>('GET', '/v1/schedules');
+      await write(io.stdout, command.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatScheduleList(body?.items ?? []));
+      return EXIT.ok;
+    }
+    case 'schedule-get': {
+      const { body } = await client.json<ScheduleView>('GET', `/v1/schedules/${command.id}`);
+      await write(io.stdout, command.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatSchedule(body!));
+      return EXIT.ok;
+    }
+    case 'schedule-rm': {
+      await client.json('DELETE', `/v1/schedules/${command.id}`);
+      await write(io.stdout, `schedule ${command.id} deleted\n`);
+      return EXIT.ok;
+    }
     case 'run': {
-      const request: Record<string, unknown> = { gadget: command.gadget, target: command.target };
-      if (command.durationSeconds !== undefined) request.durationSeconds = command.durationSeconds;
-      if (Object.keys(command.params).length > 0) request.params = command.params;
-      if (command.maxEvents !== undefined) request.limits = { maxEvents: command.maxEvents };
-      if (command.callbackUrl !== undefined) request.callbackUrl = command.callbackUrl;
+      const request = traceRequestOf(command);
       const { body } = await client.json<{ id: string; status: string }>('POST', '/v1/traces', request);
       const id = body!.id;
       if (!command.wait) {

@@ -91,3 +91,37 @@ test('durations and params', () => {
   assert.throws(() => parseParam('=v'), /key=value/);
   assert.throws(() => parseParam('a-b=1'), /letters, digits/);
 });
+
+test('run --startup [--startup-timeout] asks for the next container start', () => {
+  const { command } = parseCommandLine(['run', 'exec', '-n', 'shop', '--pod', 'web-1', '--startup', '--startup-timeout', '10m']);
+  assert.equal(command.kind, 'run');
+  if (command.kind !== 'run') return;
+  assert.deepEqual(command.target, { namespace: 'shop', podName: 'web-1', startup: true, startupTimeoutSeconds: 600 });
+  assert.throws(() => parseCommandLine(['run', 'exec', '-n', 'shop', '--startup-timeout', '1m']), /--startup-timeout goes with --startup/);
+});
+
+test('schedule create|ls|get|rm', () => {
+  const every = parseCommandLine(['schedule', 'create', 'tcpconnect', '-n', 'shop', '-l', 'app=web', '-d', '30s', '--every', '1h', '--keep-runs', '5']).command;
+  assert.deepEqual(every, {
+    kind: 'schedule-create',
+    trace: { gadget: 'tcpconnect', target: { namespace: 'shop', labelSelector: 'app=web' }, durationSeconds: 30, params: {} },
+    every: '1h',
+    keepRuns: 5,
+    output: 'table',
+  });
+  const cron = parseCommandLine(['schedule', 'create', 'exec', '--cgroup', 'app', '--cron', '*/5 * * * *', '--tz', 'Europe/Paris', '-o', 'json']).command;
+  assert.deepEqual(cron, { kind: 'schedule-create', trace: { gadget: 'exec', target: { cgroupPaths: ['app'] }, params: {} }, cron: '*/5 * * * *', timeZone: 'Europe/Paris', output: 'json' });
+  assert.deepEqual(parseCommandLine(['schedule', 'ls', '-o', 'json']).command, { kind: 'schedule-ls', output: 'json' });
+  assert.deepEqual(parseCommandLine(['schedule', 'get', ID]).command, { kind: 'schedule-get', id: ID, output: 'table' });
+  assert.deepEqual(parseCommandLine(['schedule', 'rm', ID]).command, { kind: 'schedule-rm', id: ID });
+  for (const [argv, message] of [
+    [['schedule'], /schedule: missing/],
+    [['schedule', 'pause', ID], /unknown action "pause"/],
+    [['schedule', 'create', 'exec', '-n', 'shop'], /give --every INTERVAL or --cron PATTERN/],
+    [['schedule', 'create', 'exec', '-n', 'shop', '--every', '1h', '--cron', '* * * * *'], /give --every INTERVAL or --cron PATTERN/],
+    [['schedule', 'create', 'exec', '-n', 'shop', '--every', '1h', '--tz', 'UTC'], /--tz goes with --cron/],
+    [['schedule', 'rm', 'nope'], /is not a schedule id/],
+  ] as const) {
+    assert.throws(() => parseCommandLine([...argv]), (err: unknown) => err instanceof UsageError && message.test(err.message), argv.join(' '));
+  }
+});

@@ -40,7 +40,19 @@ export type Command =
   | { kind: 'bundle'; id: string; file: string }
   | { kind: 'cancel'; id: string }
   | { kind: 'delete'; id: string }
-  | { kind: 'gadgets'; output: OutputFormat };
+  | { kind: 'gadgets'; output: OutputFormat }
+  | {
+      kind: 'schedule-create';
+      trace: Omit<Command & { kind: 'run' }, 'kind' | 'wait' | 'output'>;
+      every?: string;
+      cron?: string;
+      timeZone?: string;
+      keepRuns?: number;
+      output: OutputFormat;
+    }
+  | { kind: 'schedule-ls'; output: OutputFormat }
+  | { kind: 'schedule-get'; id: string; output: OutputFormat }
+  | { kind: 'schedule-rm'; id: string };
 
 export interface ParsedCommandLine {
   command: Command;
@@ -56,6 +68,7 @@ Commands:
       target (Kubernetes): -n NAMESPACE [-l SELECTOR] [--pod P] [--container C] [--node N]
       target (local):      --cgroup PATH... | --pid PID... | --container-id ID...
       --wait shows live progress on stderr and a summary at the end
+      --startup [--startup-timeout 5m]  wait for the next container start and trace it from its first instruction
   get <id>                     a trace: status, per-node status, counts
   ls [--status S] [--limit N]  traces, newest first
   events <id> [--follow]       the trace's events (--follow: as nodes finish, until the trace ends)
@@ -63,6 +76,11 @@ Commands:
   cancel <id>                  cancel a queued or running trace
   delete <id>                  delete a finished trace and its results
   gadgets                      the gadget catalogue
+  schedule create <gadget> [target] [-d 30s] (--every 1h | --cron "0 3 * * *" [--tz Europe/Paris]) [--keep-runs N]
+                               a trace that starts itself (same target options as run)
+  schedule ls                  schedules, newest first
+  schedule get <id>            a schedule and its runs (trace ids, newest first)
+  schedule rm <id>             delete a schedule (its runs' traces stay)
 
 Options for every command:
   --server URL   API server (env TRACEJOB_SERVER, default ${DEFAULT_SERVER})
@@ -97,6 +115,16 @@ const RUN_OPTIONS = {
   'max-events': { type: 'string' },
   'callback-url': { type: 'string' },
   wait: { type: 'boolean', short: 'w' },
+  startup: { type: 'boolean' },
+  'startup-timeout': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+const SCHEDULE_CREATE_OPTIONS = {
+  ...RUN_OPTIONS,
+  every: { type: 'string' },
+  cron: { type: 'string' },
+  tz: { type: 'string' },
+  'keep-runs': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const TRACE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -123,11 +151,11 @@ function positiveInt(raw: string, what: string): number {
   return Number(raw);
 }
 
-function oneId(positionals: string[], sub: string): string {
-  if (positionals.length === 0) throw new UsageError(`${sub}: missing the trace id (tracejob ${sub} ID)`);
-  if (positionals.length > 1) throw new UsageError(`${sub}: one trace id expected, got ${positionals.length} arguments`);
+function oneId(positionals: string[], sub: string, what = 'trace'): string {
+  if (positionals.length === 0) throw new UsageError(`${sub}: missing the ${what} id (tracejob ${sub} ID)`);
+  if (positionals.length > 1) throw new UsageError(`${sub}: one ${what} id expected, got ${positionals.length} arguments`);
   const id = positionals[0]!;
-  if (!TRACE_ID.test(id)) throw new UsageError(`${sub}: ${JSON.stringify(id)} is not a trace id (a UUID such as 3f2a…-…)`);
+  if (!TRACE_ID.test(id)) throw new UsageError(`${sub}: ${JSON.stringify(id)} is not a ${what} id (a UUID such as 3f2a…-…)`);
   return id;
 }
 
@@ -156,10 +184,11 @@ function connectionOf(values: { server?: string; token?: string }, env: Readonly
   return token ? { server, token } : { server };
 }
 
-function parseRun(args: string[]): Command & { kind: 'run' } {
-  const { values: v, positionals } = parse(args, RUN_OPTIONS, 'run');
-  if (positionals.length === 0) throw new UsageError('run: missing the gadget (tracejob run <gadget> ...; see tracejob gadgets)');
-  if (positionals.length > 1) throw new UsageError(`run: unexpected argument ${JSON.stringify(positionals[1])}`);
+function parseRun(args: string[], sub = 'run', options: NonNullable<ParseArgsConfig['options']> = RUN_OPTIONS): Command & { kind: 'run' } {
+  const { values: parsed, positionals } = parse(args, options, sub);
+  const v = parsed as { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof RUN_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+  if (positionals.length === 0) throw new UsageError(`${sub}: missing the gadget (tracejob ${sub} <gadget> ...; see tracejob gadgets)`);
+  if (positionals.length > 1) throw new UsageError(`${sub}: unexpected argument ${JSON.stringify(positionals[1])}`);
   const target: RunTarget = {};
   if (v.namespace !== undefined) target.namespace = v.namespace;
   if (v.selector !== undefined) target.labelSelector = v.selector;
@@ -174,10 +203,17 @@ function parseRun(args: string[]): Command & { kind: 'run' } {
   if (!k8s && !local) throw new UsageError('run: name a target: -n NAMESPACE [-l SELECTOR] on Kubernetes, or --cgroup/--pid/--container-id locally');
   if (k8s && local) throw new UsageError('run: Kubernetes targets (-n, -l, --pod, --container, --node) and local targets (--cgroup, --pid, --container-id) do not mix');
   if (k8s && target.namespace === undefined) throw new UsageError('run: -n NAMESPACE is required with -l/--pod/--container/--node');
-  const cmd: Command & { kind: 'run' } = { kind: 'run', gadget: positionals[0]!, target, params: {}, wait: v.wait ?? false, output: outputOf(v.output, 'run') };
+  if (v.startup) target.startup = true;
+  if (v['startup-timeout'] !== undefined) {
+    if (!v.startup) throw new UsageError(`${sub}: --startup-timeout goes with --startup`);
+    const d = parseDurationSeconds(v['startup-timeout']);
+    if ('error' in d) throw new UsageError(`${sub}: --startup-timeout: ${d.error}`);
+    target.startupTimeoutSeconds = d.seconds;
+  }
+  const cmd: Command & { kind: 'run' } = { kind: 'run', gadget: positionals[0]!, target, params: {}, wait: v.wait ?? false, output: outputOf(v.output, sub) };
   if (v.duration !== undefined) {
     const d = parseDurationSeconds(v.duration);
-    if ('error' in d) throw new UsageError(`run: -d: ${d.error}`);
+    if ('error' in d) throw new UsageError(`${sub}: -d: ${d.error}`);
     cmd.durationSeconds = d.seconds;
   }
   for (const p of v.param ?? []) {
@@ -187,6 +223,44 @@ function parseRun(args: string[]): Command & { kind: 'run' } {
   if (v['max-events'] !== undefined) cmd.maxEvents = positiveInt(v['max-events'], '--max-events');
   if (v['callback-url'] !== undefined) cmd.callbackUrl = v['callback-url'];
   return cmd;
+}
+
+function parseSchedule(rest: string[]): { command: Command; values: { server?: string; token?: string } } {
+  const [action, ...args] = rest;
+  const sub = `schedule ${action ?? ''}`.trim();
+  switch (action) {
+    case 'create': {
+      const { values: v } = parse(args, SCHEDULE_CREATE_OPTIONS, sub);
+      if (v.help) return { command: { kind: 'help', topic: 'schedule' }, values: v };
+      const { kind: _kind, wait: _wait, output, ...trace } = parseRun(args, sub, SCHEDULE_CREATE_OPTIONS);
+      if ((v.every === undefined) === (v.cron === undefined)) throw new UsageError(`${sub}: give --every INTERVAL or --cron PATTERN`);
+      if (v.tz !== undefined && v.cron === undefined) throw new UsageError(`${sub}: --tz goes with --cron`);
+      const command: Command & { kind: 'schedule-create' } = { kind: 'schedule-create', trace, output };
+      if (v.every !== undefined) command.every = v.every;
+      if (v.cron !== undefined) command.cron = v.cron;
+      if (v.tz !== undefined) command.timeZone = v.tz;
+      if (v['keep-runs'] !== undefined) command.keepRuns = positiveInt(v['keep-runs'], '--keep-runs');
+      return { command, values: v };
+    }
+    case 'ls':
+    case 'list':
+    case 'get': {
+      const { values: v, positionals } = parse(args, { ...COMMON, ...OUTPUT }, sub);
+      if (v.help) return { command: { kind: 'help', topic: 'schedule' }, values: v };
+      const output = outputOf(v.output, sub);
+      if (action === 'get') return { command: { kind: 'schedule-get', id: oneId(positionals, sub, 'schedule'), output }, values: v };
+      if (positionals.length > 0) throw new UsageError(`${sub}: unexpected argument ${JSON.stringify(positionals[0])}`);
+      return { command: { kind: 'schedule-ls', output }, values: v };
+    }
+    case 'rm':
+    case 'delete': {
+      const { values: v, positionals } = parse(args, COMMON, sub);
+      if (v.help) return { command: { kind: 'help', topic: 'schedule' }, values: v };
+      return { command: { kind: 'schedule-rm', id: oneId(positionals, sub, 'schedule') }, values: v };
+    }
+    default:
+      throw new UsageError(`schedule: ${action === undefined ? 'missing' : `unknown action ${JSON.stringify(action)};`} use schedule create|ls|get|rm`);
+  }
 }
 
 /** Parses argv (without `node` and the script); throws UsageError. */
@@ -252,8 +326,15 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       command = v.help ? { kind: 'help', topic: sub } : { kind: sub, id: oneId(positionals, sub) };
       break;
     }
+    case 'schedule':
+    case 'schedules': {
+      const parsed = parseSchedule(rest);
+      values = parsed.values;
+      command = parsed.command;
+      break;
+    }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(sub)}; commands: run, get, ls, events, bundle, cancel, delete, gadgets`);
+      throw new UsageError(`unknown command ${JSON.stringify(sub)}; commands: run, get, ls, events, bundle, cancel, delete, gadgets, schedule`);
   }
   return { command, connection: connectionOf(values, env) };
 }

@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, uploadBaseUrl, type Config } from '../state/sr
 import { startRedisServer, type RedisServerProcess } from '../state/src/redis-server-process.ts';
 import { LocalBackend } from '../scheduler/src/local/local-backend.ts';
 import { TraceStore } from '../state/src/trace-store.ts';
+import { startScheduleRunWorker } from '../scheduler/src/schedule-run-worker.ts';
 import { TraceWorker, workerSettingsFrom } from '../scheduler/src/trace-worker.ts';
 
 export interface RunningServer {
@@ -70,6 +71,7 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
     onTraceFinished: (status, seconds) => metrics.traceFinished(status, seconds),
   });
   await worker.start();
+  const scheduleWorker = await startScheduleRunWorker({ redisUrl, traces: schedulerTraces, logger: logger.child({ component: 'schedules' }) });
 
   const sweep = async () => {
     try {
@@ -101,6 +103,7 @@ export async function startAllInOne(config: Readonly<Config>, logger: Logger = p
       closing ??= (async () => {
         clearInterval(timer);
         await api.close();
+        await scheduleWorker.close();
         await worker.close();
         await backend.close();
         for (const c of [workerRedis, schedulerRedis, subscriber]) c.disconnect();

@@ -27,6 +27,17 @@ export interface NodeTargets {
   pids?: number[];
   /** Trace the whole node with no cgroup filter (all-in-one/local use only). */
   allCgroups?: boolean;
+  /**
+   * Trace the next container start: the pods' (or cgroupPaths') own cgroups go in the kernel filter
+   * with an ancestor check, so a container created below them later is traced from its first
+   * instruction; the runner waits up to `timeoutSeconds` for it, then traces for the duration.
+   */
+  startup?: { timeoutSeconds: number };
+}
+
+/** Seconds a runner may live: the startup wait (when there is one) plus the trace's duration. */
+export function runnerBudgetSeconds(job: { durationSeconds: number; targets: { startup?: { timeoutSeconds: number } } }): number {
+  return job.durationSeconds + (job.targets.startup?.timeoutSeconds ?? 0);
 }
 
 /** The runner to start for one node of a trace: the node and that node's targets (kept on the trace record while it runs). */
@@ -87,6 +98,29 @@ export interface TargetNotFound {
   reason: string;
 }
 
+/** The container start a startup trace saw: the first event of a cgroup created below a target. */
+export interface ContainerStart {
+  /** Wall-clock time of that first event (ISO). */
+  at: string;
+  cgroupId: number;
+  cgroupPath?: string;
+  containerId?: string;
+  namespace?: string;
+  pod?: string;
+  pid: number;
+  comm: string;
+}
+
+export interface StartupObservation {
+  timeoutSeconds: number;
+  /** Seconds from the gadget's attach to the start (or to the timeout). */
+  waitedSeconds: number;
+  /** Absent when nothing started before the timeout. */
+  start?: ContainerStart;
+  /** Events of cgroups that existed already, seen while waiting: not recorded. */
+  eventsBeforeStart: number;
+}
+
 /** summary.json of one node's result. */
 export interface NodeSummary {
   traceId: string;
@@ -109,6 +143,8 @@ export interface NodeSummary {
   versions?: Record<string, string>;
   /** The `profile` gadget's CPU samples: top functions overall and per container. */
   profile?: ProfileSummary;
+  /** Startup traces: which container start was traced. */
+  startup?: StartupObservation;
 }
 
 /** Runner exit codes. */

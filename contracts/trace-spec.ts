@@ -7,6 +7,10 @@ export interface KubernetesTarget {
   podName?: string;
   containerName?: string;
   nodeName?: string;
+  /** Wait for the next start of a container of the target pods and trace it from its first instruction. */
+  startup?: boolean;
+  /** How long to wait for that start (default 300). */
+  startupTimeoutSeconds?: number;
 }
 
 /** Target of a trace on the local machine (all-in-one mode). */
@@ -14,7 +18,13 @@ export interface LocalTarget {
   containerIds?: string[];
   pids?: number[];
   cgroupPaths?: string[];
+  /** Wait for the next process started in a new cgroup below `cgroupPaths` and trace it from its first instruction. */
+  startup?: boolean;
+  startupTimeoutSeconds?: number;
 }
+
+/** Default of `target.startupTimeoutSeconds`. */
+export const DEFAULT_STARTUP_TIMEOUT_SECONDS = 300;
 
 export type TraceTarget = KubernetesTarget | LocalTarget;
 
@@ -30,4 +40,27 @@ export interface TraceSpec {
   params: Record<string, unknown>;
   limits: { maxEvents: number };
   callbackUrl?: string;
+  /** What started the trace when no one asked for it directly. */
+  trigger?: TraceTrigger;
 }
+
+/** An alert that started a trace (Alertmanager webhook), named in the trace, its callback and its Slack summary. */
+export interface AlertTrigger {
+  kind: 'alert';
+  rule: string;
+  fingerprint: string;
+  alertname?: string;
+  labels: Record<string, string>;
+  startsAt?: string;
+  generatorURL?: string;
+}
+
+/** A schedule whose run this trace is. */
+export interface ScheduleTrigger {
+  kind: 'schedule';
+  scheduleId: string;
+  /** When the run was due (ISO). */
+  dueAt?: string;
+}
+
+export type TraceTrigger = AlertTrigger | ScheduleTrigger;

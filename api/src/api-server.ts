@@ -10,7 +10,10 @@ import type { Logger } from 'pino';
 import type { TraceTarget } from '../../contracts/index.ts';
 import { repairUnqueuedTraces } from '../../state/src/repair-unqueued.ts';
 import { createTraceQueue, queueDepth } from '../../state/src/trace-queue.ts';
+import { createScheduleQueue } from '../../state/src/schedule-queue.ts';
+import { ScheduleStore } from '../../state/src/schedule-store.ts';
 import { TraceStore } from '../../state/src/trace-store.ts';
+import { alertRulesOf } from './alerts/alert-rules.ts';
 import { buildApp } from './app.ts';
 import { loadAuthConfig } from './auth/auth-config-loader.ts';
 import { assertAuthConfigSafe } from './auth/listen-safety.ts';
@@ -56,6 +59,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const queue = createTraceQueue(queueRedis);
   const results = new FsResultStore(config.dataDir);
   const metrics = new TracejobMetrics(() => queueDepth(queue));
+  const gadgets = await loadGadgetCatalogue();
+  // A bad rule stops the start here, naming the rule and field.
+  const alertRules = alertRulesOf(config, gadgets);
+  const scheduleQueue = createScheduleQueue(queueRedis);
   const app = await buildApp(
     {
       config,
@@ -64,12 +71,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       queueDepth: () => queueDepth(queue),
       traces,
       results,
-      gadgets: await loadGadgetCatalogue(),
+      gadgets,
       metrics,
       ...(opts.checkTarget ? { checkTarget: opts.checkTarget } : {}),
+      ...(alertRules ? { alertRules } : {}),
+      schedules: { store: new ScheduleStore(apiRedis), queue: scheduleQueue },
     },
     logger,
   );
+  if (alertRules) logger.info({ rules: alertRules.rules.map((r) => r.name), file: alertRules.source }, 'alert rules loaded: POST /v1/hooks/alertmanager is on');
   await app.register(tracejobSecurity, securityOptionsFor({ config, redis: apiRedis, traces }, auth, { publicRoutes: [SLACK_ROUTE] }));
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -103,6 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         clearInterval(timer);
         await app.close();
         await queue.close();
+        await scheduleQueue.close();
         for (const c of [apiRedis, queueRedis]) c.disconnect();
       })();
       return closing;

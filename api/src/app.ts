@@ -11,12 +11,14 @@ import fp from 'fastify-plugin';
 import type { AppDeps } from './app-deps.ts';
 import { httpErrorOf } from './errors.ts';
 import { requestValidatorCompiler } from './request-validator.ts';
+import { alertmanagerHook } from './alerts/alertmanager-hook.ts';
 import { registerGadgetRoutes } from './routes/gadgets.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerNodeProgressRoute } from './routes/node-progress.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
 import { registerProfileRoutes } from './routes/profile.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
+import { scheduleRoutes } from './schedules/schedule-routes.ts';
 import { registerUserFacingPlugins } from './watch/user-facing-plugins.ts';
 
 export type { AppDeps } from './app-deps.ts';
@@ -25,7 +27,7 @@ async function externalPlugins(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'tracejob', version: '0.1.0', description: 'Timed BPF traces of workloads as jobs' },
-      tags: [{ name: 'traces' }, { name: 'gadgets' }, { name: 'runner' }],
+      tags: [{ name: 'traces' }, { name: 'schedules' }, { name: 'alerts' }, { name: 'gadgets' }, { name: 'runner' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -59,6 +61,31 @@ async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   registerProfileRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerNodeProgressRoute(app, deps);
+  if (deps.alertRules) {
+    await alertmanagerHook(app, {
+      rules: deps.alertRules,
+      redis: deps.redis,
+      traces: deps.traces,
+      queue: deps.queue,
+      queueDepth: deps.queueDepth,
+      gadgets: deps.gadgets,
+      metrics: deps.metrics,
+      config: deps.config,
+    });
+  }
+  if (deps.schedules) {
+    await scheduleRoutes(app, {
+      config: deps.config,
+      gadgets: deps.gadgets,
+      ...(deps.checkTarget ? { checkTarget: deps.checkTarget } : {}),
+      limits: deps.config,
+      schedules: deps.schedules.store,
+      queue: deps.schedules.queue,
+      traces: deps.traces,
+      minIntervalMs: deps.config.scheduleMinIntervalSeconds * 1000,
+      maxSchedulesPerCaller: deps.config.scheduleMaxPerCaller,
+    });
+  }
   if (deps.userFacingPlugins !== false) await registerUserFacingPlugins(app, deps);
 }
 

@@ -16,6 +16,7 @@ export function traceView(rec: TraceRecord) {
     params: rec.spec.params,
     limits: rec.spec.limits,
     callbackUrl: rec.spec.callbackUrl,
+    trigger: rec.spec.trigger,
     createdAt: rec.createdAt,
     startedAt: rec.startedAt,
     finishedAt: rec.finishedAt,

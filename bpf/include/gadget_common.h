@@ -17,7 +17,13 @@
  *     runner may resize it with setMapMaxEntries('events', bytes) before load);
  *   - map `drops` (PERCPU_ARRAY, 1 entry, __u64): failed ring-buffer reserves;
  *   - struct gadget_event_header (48 bytes), the first member of every record;
- *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header().
+ *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header();
+ *   - read-only global `gadget_filter_ancestor_levels` (__u32, default 0): bit N
+ *     set also admits a task whose cgroup ancestor at level N (the v2 root is
+ *     level 0) is in cgroup_filter. The runner sets it (setGlobal) to the levels
+ *     of pod cgroups, so containers a pod starts later are traced from their
+ *     first instruction without a rescan. 0 costs nothing: the verifier knows
+ *     the frozen value and drops the loop.
  *
  * Config convention: each gadget has ONE read-only struct global
  *   const volatile struct <gadget>_config config = {};
@@ -74,16 +80,36 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+#define GADGET_ANCESTOR_LEVELS_MAX 32
+
+/* In a section of its own, so that every gadget's `config` stays at the start of .rodata. */
+const volatile __u32 gadget_filter_ancestor_levels SEC(".rodata.filter") = 0;
+
 /* True when the current task may be traced: always when filtering is off,
- * otherwise only when its cgroup id is in cgroup_filter. */
+ * otherwise when its cgroup id, or its ancestor's at one of the levels of
+ * gadget_filter_ancestor_levels, is in cgroup_filter. */
 static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
 {
 	__u64 cgid;
+	int level;
 
 	if (!filter_enabled)
 		return true;
 	cgid = bpf_get_current_cgroup_id();
-	return bpf_map_lookup_elem(&cgroup_filter, &cgid) != NULL;
+	if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
+		return true;
+	if (!gadget_filter_ancestor_levels)
+		return false;
+	for (level = 0; level < GADGET_ANCESTOR_LEVELS_MAX; level++) {
+		if (!(gadget_filter_ancestor_levels & (1u << level)))
+			continue;
+		cgid = bpf_get_current_ancestor_cgroup_id(level);
+		if (!cgid)
+			break; /* deeper than the task's own cgroup */
+		if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
+			return true;
+	}
+	return false;
 }
 
 /* Count one lost record (called when a reserve fails). */

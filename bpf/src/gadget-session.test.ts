@@ -108,6 +108,38 @@ describe('GadgetSession in the kernel', { skip }, () => {
     assert.equal(events.length + lost, N, `${events.length} delivered + ${lost} lost = ${N} opens`);
   });
 
+  test('ancestorLevels: a cgroup created under a filtered one after start is traced from its first open; siblings are not', async () => {
+    const pod = createTestCgroup(uniqueCgroupPath('pod'));
+    const level = pod.relPath.split('/').length;
+    const events: GadgetEvent[] = [];
+    const session = await GadgetSession.start({
+      gadget: 'open',
+      params: { pathPrefix: `${dir}-anc` },
+      cgroupIds: [pod.id],
+      ancestorLevels: [level],
+      onEvents: (batch) => events.push(...batch),
+    });
+    const later = createTestCgroup(`${pod.relPath}/started-later/nested`);
+    try {
+      await runInCgroup(later, '/bin/sh', ['-c', `cat ${dir}-anc-child 2>/dev/null; true`]);
+      await touch('anc-sibling'); // cg is not under the pod
+      session.drain();
+    } finally {
+      session.stop();
+      await later.destroy();
+      await pod.destroy();
+    }
+    const opens = (events as OpenEvent[]).map((e) => ({ path: e.path, cgroupId: e.cgroupId }));
+    assert.deepEqual(opens, [{ path: `${dir}-anc-child`, cgroupId: later.id }]);
+  });
+
+  test('ancestorLevels must be cgroup levels', async () => {
+    await assert.rejects(
+      GadgetSession.start({ gadget: 'open', cgroupIds: [cg.id], ancestorLevels: [32], onEvents: () => {} }),
+      /ancestorLevels: 32 is not a cgroup level/,
+    );
+  });
+
   test('stop releases every file descriptor', async () => {
     const { openFdCount } = await import('../native/index.js');
     const baseline = openFdCount();

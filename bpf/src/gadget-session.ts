@@ -7,6 +7,7 @@
  *     params: { failedOnly: false },  // validated with the gadget's schema, defaults applied
  *     cgroupIds: [1234, 5678],        // cgroup v2 ids to trace, or 'all' (filter off)
  *     ringBufferBytes: 1 << 20,       // optional; power of two, multiple of the page size
+ *     ancestorLevels: [3],            // optional: also trace descendants of filtered cgroups at these levels
  *     onEvents(events) { ... },       // decoded events, one call per ring-buffer batch
  *     onError(err) { ... },           // optional: a record that failed to decode, or onEvents threw
  *   });
@@ -45,6 +46,12 @@ export interface GadgetSessionOptions {
   cgroupIds: number[] | 'all';
   /** Ring buffer size in bytes (power of two, multiple of the page size). Default: the object's (256 KiB). */
   ringBufferBytes?: number;
+  /**
+   * cgroup v2 levels (root = 0) at which a task's ancestor is also looked up in the filter: with the
+   * pod's cgroup id in `cgroupIds` and the pod's level here, every container the pod starts later is
+   * traced from its first instruction. Default: none (exact cgroup match only).
+   */
+  ancestorLevels?: readonly number[];
   onEvents(events: GadgetEvent[]): void;
   /** Called for a record that does not decode, or when onEvents throws. Default: rethrow. */
   onError?(err: Error): void;
@@ -55,6 +62,9 @@ export interface GadgetSessionOptions {
 }
 
 const FILTER_MAP = 'cgroup_filter';
+const ANCESTOR_LEVELS_GLOBAL = 'gadget_filter_ancestor_levels';
+/** GADGET_ANCESTOR_LEVELS_MAX of gadget_common.h. */
+const MAX_ANCESTOR_LEVEL = 31;
 const DEFAULT_FILTER_ENTRIES = 1024;
 const PAGE_SIZE = 4096;
 
@@ -74,6 +84,20 @@ function cgroupKey(id: number): Buffer {
   const key = Buffer.alloc(8);
   key.writeBigUInt64LE(BigInt(id));
   return key;
+}
+
+/** The `gadget_filter_ancestor_levels` bit mask (little-endian u32) of a list of levels. */
+export function ancestorLevelMask(levels: readonly number[]): Buffer {
+  let mask = 0;
+  for (const level of levels) {
+    if (!Number.isInteger(level) || level < 0 || level > MAX_ANCESTOR_LEVEL) {
+      throw new RangeError(`ancestorLevels: ${level} is not a cgroup level (0…${MAX_ANCESTOR_LEVEL})`);
+    }
+    mask |= 1 << level;
+  }
+  const buf = Buffer.alloc(4);
+  buf.writeUInt32LE(mask >>> 0);
+  return buf;
 }
 
 function checkRingBufferBytes(bytes: number): void {
@@ -112,6 +136,7 @@ export class GadgetSession {
     const keys = ids.map(cgroupKey);
     if (options.ringBufferBytes !== undefined) checkRingBufferBytes(options.ringBufferBytes);
     const config = gadget.encodeConfig(params, !traceAll);
+    const ancestorMask = options.ancestorLevels?.length ? ancestorLevelMask(options.ancestorLevels) : undefined;
 
     const root = options.root ?? findRepoRoot();
     const objectPath = gadgetObjectPath(gadget.objectFile, root);
@@ -122,6 +147,7 @@ export class GadgetSession {
     const object = addon.BpfObject.open(objectPath);
     try {
       object.setGlobal('config', config);
+      if (ancestorMask && !traceAll) object.setGlobal(ANCESTOR_LEVELS_GLOBAL, ancestorMask);
       if (options.ringBufferBytes !== undefined) object.setMapMaxEntries('events', options.ringBufferBytes);
       if (ids.length > DEFAULT_FILTER_ENTRIES) object.setMapMaxEntries(FILTER_MAP, ids.length * 2);
       object.load();

@@ -149,6 +149,13 @@ function parseTargets(value: unknown): NodeTargets {
     if (typeof value.allCgroups !== 'boolean') throw new InvalidSpecError('targets.allCgroups', 'must be true or false');
     targets.allCgroups = value.allCgroups;
   }
+  if (value.startup !== undefined) {
+    if (!isObject(value.startup)) throw new InvalidSpecError('targets.startup', 'must be {timeoutSeconds}');
+    targets.startup = { timeoutSeconds: positiveInt(value.startup.timeoutSeconds, 'targets.startup.timeoutSeconds') };
+    if (targets.containers?.length || targets.pids?.length || targets.allCgroups) {
+      throw new InvalidSpecError('targets.startup', 'a startup trace names pods or cgroupPaths (whose new containers it waits for), not containers, pids or allCgroups');
+    }
+  }
   return targets;
 }
 

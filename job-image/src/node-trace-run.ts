@@ -8,13 +8,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { RUNNER_EXIT, type NodeJobSpec, type NodeSummary, type StopReason, type TraceEvent } from '../../contracts/index.ts';
+import { RUNNER_EXIT, type ContainerStart, type NodeJobSpec, type NodeSummary, type StopReason, type TargetNotFound, type TraceEvent } from '../../contracts/index.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { getGadget } from '../../bpf/gadgets/index.ts';
 import type { RunnerOptions } from './cli-args.ts';
 import { findCgroupV2Root, ownCgroupV2Mount } from './cgroup/cgroup-mount.ts';
 import { CgroupResolver, type CgroupAttribution } from './cgroup/target-resolver.ts';
 import { EventWriter } from './event-writer.ts';
+import { resolveStartupParents, StartupWatch } from './startup/startup-watch.ts';
 import { ensureKernelFilesystems } from './kernel-fs-mounts.ts';
 import type { StopRequests } from './stop-requests.ts';
 import { buildNodeSummary } from './summary/build-node-summary.ts';
@@ -62,7 +63,11 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   let session: GadgetSession | undefined;
   let resolver: CgroupResolver | undefined;
   let reporter: ProgressReporter | undefined;
+  let startup: StartupWatch | undefined;
+  let startupNotFound: TargetNotFound[] = [];
   const timers: NodeJS.Timeout[] = [];
+  /** Set once the startup wait is armed; the first event of a new cgroup calls it. */
+  let startupSeen: (start: ContainerStart) => void = () => undefined;
 
   try {
     for (const fs of ensureKernelFilesystems()) {
@@ -72,9 +77,17 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
 
     const root = findCgroupV2Root(options.cgroupRoot);
     const ownMount = ownCgroupV2Mount();
-    resolver = new CgroupResolver(spec.targets, { root, ...(ownMount ? { ownMount } : {}) });
-    const found = resolver.scan();
-    const notFound = resolver.targetsNotFound();
+    // A startup trace filters on its targets' own cgroups (with the ancestor check) instead of
+    // the containers found now, so the resolver gets no targets.
+    resolver = new CgroupResolver(spec.targets.startup ? {} : spec.targets, { root, ...(ownMount ? { ownMount } : {}) });
+    let found = resolver.scan();
+    let notFound = resolver.targetsNotFound();
+    if (spec.targets.startup) {
+      const named = resolveStartupParents(spec.targets, root);
+      startup = new StartupWatch(named.parents, spec.targets.startup.timeoutSeconds);
+      found = named.parents.map((p) => ({ id: p.id, path: p.path, target: p.target, attribution: p.attribution }));
+      notFound = startupNotFound = named.notFound;
+    }
     log.info(
       { step: 'targets', cgroupRoot: root, cgroups: found.map((c) => ({ id: c.id, path: c.path, target: c.target })), targetsNotFound: notFound },
       `resolved ${found.length} cgroup(s) under ${root}; ${notFound.length} target(s) not found`,
@@ -90,15 +103,19 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       log.info({ step: 'session', stopReason: stop.reason }, `stopped (${stop.reason}) before the gadget was loaded`);
     } else {
       const attribution = resolver;
+      const watch = startup;
       const node = spec.node;
       const maxEvents = spec.maxEvents;
       let accepted = 0;
+      watch?.snapshot();
       session = await GadgetSession.start({
         gadget: spec.gadget,
         params: spec.params,
         cgroupIds: traceAll ? 'all' : found.map((c) => c.id),
+        ...(watch ? { ancestorLevels: watch.ancestorLevels } : {}),
         onEvents(events) {
           for (const event of events) {
+            if (watch && watch.observe(event, (start) => startupSeen(start)) === 'skip') continue;
             if (stop.reason === 'max-events' || stop.reason === 'max-bytes' || accepted >= maxEvents) {
               dropped += 1;
               continue;
@@ -106,7 +123,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
             // in place: the decoded event is ours, and copying with a spread costs ~18x more per event
             const enriched = event as TraceEvent;
             enriched.node = node;
-            const known = attribution.attributionOf(event.cgroupId);
+            const known = attribution.attributionOf(event.cgroupId) ?? watch?.attributionOf(event.cgroupId);
             if (known) {
               if (known.namespace !== undefined) enriched.namespace = known.namespace;
               if (known.pod !== undefined) enriched.pod = known.pod;
@@ -129,9 +146,28 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       });
       startedAt = new Date();
       const ids = session.cgroupIds();
-      log.info({ step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds }, `tracing ${spec.gadget} for ${spec.durationSeconds}s`);
-
-      timers.push(setTimeout(() => stop.request('deadline'), Math.max(0, spec.durationSeconds * 1000)));
+      const deadline = () => timers.push(setTimeout(() => stop.request('deadline'), Math.max(0, spec.durationSeconds * 1000)));
+      if (watch) {
+        const waitMs = watch.timeoutSeconds * 1000;
+        log.info({ step: 'startup', cgroupIds: ids, ancestorLevels: watch.ancestorLevels, timeoutSeconds: watch.timeoutSeconds }, `waiting up to ${watch.timeoutSeconds}s for a container to start`);
+        const timeout = setTimeout(() => {
+          if (watch.start) return;
+          watch.timedOut();
+          error = `no container started below the target${watch.parents.length === 1 ? '' : 's'} within ${watch.timeoutSeconds}s`;
+          exitCode = RUNNER_EXIT.failure;
+          log.error({ step: 'startup', err: error }, error);
+          stop.request('deadline');
+        }, waitMs);
+        timers.push(timeout);
+        startupSeen = (start) => {
+          clearTimeout(timeout);
+          log.info({ step: 'startup', start }, `container start seen (cgroup ${start.cgroupPath ?? start.cgroupId}, pid ${start.pid} ${start.comm}): tracing for ${spec.durationSeconds}s`);
+          deadline();
+        };
+      } else {
+        log.info({ step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds }, `tracing ${spec.gadget} for ${spec.durationSeconds}s`);
+        deadline();
+      }
       if (spec.upload?.progressUrl) {
         reporter = new ProgressReporter({
           url: spec.upload.progressUrl,
@@ -206,6 +242,13 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
 
   const attributionMap = new Map<number, CgroupAttribution>();
   for (const c of resolver?.cgroups() ?? []) attributionMap.set(c.id, c.attribution);
+  for (const p of startup?.parents ?? []) attributionMap.set(p.id, p.attribution);
+  const startCgroup = startup?.start?.cgroupId;
+  const startAttribution = startCgroup !== undefined ? startup?.attributionOf(startCgroup) : undefined;
+  if (startCgroup !== undefined && startAttribution) {
+    const { namespace, pod, container } = startAttribution;
+    attributionMap.set(startCgroup, { ...(namespace ? { namespace } : {}), ...(pod ? { pod } : {}), ...(container ? { container } : {}) });
+  }
   const summary = buildNodeSummary(tally.state, {
     traceId: spec.traceId,
     node: spec.node,
@@ -215,11 +258,12 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
     stopReason,
     lostEvents: lost,
     truncated: dropped > 0 || writer.full,
-    targetsNotFound: resolver?.targetsNotFound() ?? [],
-    cgroupIds: (resolver?.cgroups() ?? []).map((c) => c.id),
+    targetsNotFound: startup ? startupNotFound : (resolver?.targetsNotFound() ?? []),
+    cgroupIds: startup ? [...startup.parentCgroupIds, ...(startCgroup !== undefined ? [startCgroup] : [])] : (resolver?.cgroups() ?? []).map((c) => c.id),
     attribution: attributionMap,
     ...(error !== undefined ? { error } : {}),
     versions: { node: process.version, kernel: release() },
+    ...(startup ? { startup: startup.observation() } : {}),
   });
   if (gadgetTally) Object.assign(summary, gadgetTally.result());
   writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);

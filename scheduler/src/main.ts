@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, uploadBaseUrl } from '../../state/src/config.ts';
 import { LocalBackend } from './local/local-backend.ts';
 import { TraceStore } from '../../state/src/trace-store.ts';
+import { startScheduleRunWorker } from './schedule-run-worker.ts';
 import { TraceWorker, workerSettingsFrom } from './trace-worker.ts';
 
 async function main(): Promise<void> {
@@ -41,8 +42,10 @@ async function main(): Promise<void> {
     logger,
   });
   await worker.start();
+  // Schedules' runs become traces here (BullMQ job schedulers, queue "schedules").
+  const schedules = await startScheduleRunWorker({ redisUrl: config.redisUrl, traces: new TraceStore(redis, config.retentionSeconds), logger: logger.child({ component: 'schedules' }) });
   logger.info('scheduler ready');
-  const stop = () => void worker.close().then(() => backend.close()).then(() => process.exit(0));
+  const stop = () => void Promise.allSettled([schedules.close(), worker.close()]).then(() => backend.close()).then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -42,6 +42,12 @@ export interface Config {
   runnerCommand: readonly string[];
   /** Local backend: keep one runner started ahead of the next trace (it skips the process start). */
   runnerPrewarm: boolean;
+  /** Alertmanager webhook rules (YAML/JSON); unset: no /v1/hooks/alertmanager route. */
+  alertRulesFile?: string;
+  /** Shortest interval a schedule may run at (SCHEDULE_MIN_INTERVAL). */
+  scheduleMinIntervalSeconds: number;
+  /** Schedules one caller may have; a policy's maxSchedules overrides it. */
+  scheduleMaxPerCaller: number;
 }
 
 export class ConfigError extends Error {
@@ -93,6 +99,19 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
 }
 
 const NODE_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
+
+/** Seconds of an interval such as `30s`, `1m`, `1h30m`, `1d`. */
+function interval(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const t = raw.trim();
+  if (!/^(\d{1,6}[smhd])+$/.test(t)) throw new ConfigError(name, `must be an interval like 30s, 1m or 1h, got ${JSON.stringify(raw)}`);
+  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+  let seconds = 0;
+  for (const m of t.matchAll(/(\d+)([smhd])/g)) seconds += Number(m[1]) * unit[m[2]!]!;
+  if (seconds < 1) throw new ConfigError(name, `must be at least 1s, got ${JSON.stringify(raw)}`);
+  return seconds;
+}
 
 /** The upload-token secret: UPLOAD_TOKEN_SECRET, or one generated once and kept in DATA_DIR. */
 export function uploadTokenSecret(env: Env, dataDir: string): string {
@@ -159,6 +178,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     runnerCommand: Object.freeze(runnerCommand),
     runnerPrewarm: oneOf(env, 'RUNNER_PREWARM', '1', ['0', '1'] as const) === '1',
+    alertRulesFile: env.ALERT_RULES_FILE ? resolve(env.ALERT_RULES_FILE) : undefined,
+    scheduleMinIntervalSeconds: interval(env, 'SCHEDULE_MIN_INTERVAL', 60),
+    scheduleMaxPerCaller: int(env, 'SCHEDULE_MAX_PER_CALLER', 20, 1, 100_000),
   };
   config.uploadTokenSecret = uploadTokenSecret(env, dataDir);
   return Object.freeze(config);

@@ -7,7 +7,8 @@
  * a shared machine interference only adds time), the median is printed too.
  * For the open load two more references: empty programs on the same tracepoints (the price of the
  * syscall tracepoints themselves, test/bench/overhead-floor.bpf.c), and the load while traced
- * (filter holding its own cgroup, every call emitting a record that JS decodes).
+ * (filter holding its own cgroup, every call emitting a record that JS decodes), and the filter's
+ * ancestor mode (startup traces: ancestorLevels [1, 2], two more lookups per filtered-out call).
  *
  * Usage: npm run bench:overhead -- [--json] [--rounds 9] [--open-ops 100000] [--exec-ops 300] [--connect-ops 10000]
  * Prints one JSON line of figures (and a human summary on stderr unless --json). Target: < 5 %.
@@ -94,9 +95,9 @@ async function nsPerOp(load: Load): Promise<number> {
   return Number(r.stdout.trim());
 }
 
-async function attached<T>(gadget: string, cgroupIds: number[], fn: () => Promise<T>): Promise<{ result: T; events: number; lost: number }> {
+async function attached<T>(gadget: string, cgroupIds: number[], fn: () => Promise<T>, ancestorLevels?: number[]): Promise<{ result: T; events: number; lost: number }> {
   let events = 0;
-  const session = await GadgetSession.start({ gadget, cgroupIds, ringBufferBytes: 8 << 20, onEvents: (batch) => (events += batch.length) });
+  const session = await GadgetSession.start({ gadget, cgroupIds, ringBufferBytes: 8 << 20, onEvents: (batch) => (events += batch.length), ...(ancestorLevels ? { ancestorLevels } : {}) });
   try {
     const result = await fn();
     session.drain();
@@ -126,7 +127,7 @@ try {
   for (const load of loads) {
     buildGadgetObject(load.gadget);
     await nsPerOp({ ...load, ops: Math.max(1, Math.floor(load.ops / 10)) }); // warm-up
-    const samples: Record<string, number[]> = { detached: [], filteredOut: [], floor: [] };
+    const samples: Record<string, number[]> = { detached: [], filteredOut: [], floor: [], ancestorFilteredOut: [] };
     let eventsSeen = 0;
     const variants: Array<[string, () => Promise<number>]> = [
       ['detached', () => nsPerOp(load)],
@@ -139,7 +140,17 @@ try {
         },
       ],
     ];
-    if (load.op === 'open') variants.push(['floor', () => withFloor(() => nsPerOp(load))]);
+    if (load.op === 'open') {
+      variants.push(['floor', () => withFloor(() => nsPerOp(load))]);
+      variants.push([
+        'ancestorFilteredOut',
+        async () => {
+          const a = await attached(load.gadget, [filtered.id], () => nsPerOp(load), [1, 2]);
+          eventsSeen += a.events;
+          return a.result;
+        },
+      ]);
+    }
     for (let r = 0; r < rounds; r++) {
       // rotate the order each round so that no variant always runs first
       for (let i = 0; i < variants.length; i++) {
@@ -165,6 +176,10 @@ try {
       figures.emptyProgramsNsPerOp = ns(f);
       figures.emptyProgramsOverheadPct = pct(f, b);
       figures.gadgetLogicNsPerOp = ns(a - f);
+      const anc = min(samples.ancestorFilteredOut!);
+      figures.ancestorFilteredOutNsPerOp = ns(anc);
+      figures.ancestorOverheadPct = pct(anc, b);
+      figures.ancestorAddedNsPerOpOverExact = ns(anc - a);
       const traced = await attached(load.gadget, [workload.id], () => nsPerOp(load));
       figures.tracedNsPerOp = ns(traced.result);
       figures.tracedOverheadPct = pct(traced.result, b);
@@ -176,7 +191,7 @@ try {
       `${load.gadget.padEnd(11)} ${load.op.padEnd(8)} detached ${b.toFixed(0)} ns/op, attached with the workload filtered out ${a.toFixed(0)} ns/op: ` +
         `+${figures.overheadPct as number} % (median ${figures.medianOverheadPct as number} %)` +
         (load.op === 'open'
-          ? `; empty programs on the same tracepoints +${figures.emptyProgramsOverheadPct as number} %; traced ${figures.tracedNsPerOp as number} ns/op (+${figures.tracedOverheadPct as number} %)`
+          ? `; empty programs on the same tracepoints +${figures.emptyProgramsOverheadPct as number} %; ancestor mode +${figures.ancestorOverheadPct as number} %; traced ${figures.tracedNsPerOp as number} ns/op (+${figures.tracedOverheadPct as number} %)`
           : ''),
     );
   }

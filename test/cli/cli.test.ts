@@ -97,6 +97,28 @@ describe('without a kernel trace', () => {
     assert.equal(down, 1);
   });
 
+  test('schedule create, ls, get, rm against the server; a too-short interval is a usage error naming the field', async () => {
+    const created = await cli('schedule', 'create', 'exec', '--pid', String(process.pid), '-d', '5s', '--cron', '0 3 * * *', '--tz', 'Europe/Paris', '--keep-runs', '3');
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.trim();
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const ls = await cli('schedule', 'ls');
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /^ID +WHEN +GADGET +DURATION +NEXT RUN +TARGET\n/);
+    assert.match(ls.stdout, new RegExp(`^${id} +cron 0 3 \\* \\* \\* \\(Europe/Paris\\) +exec +5s +\\S+ +pid=${process.pid}$`, 'm'));
+    const get = await cli('schedule', 'get', id, '-o', 'json');
+    assert.equal(get.code, 0, get.stderr);
+    const view = JSON.parse(get.stdout) as { keepRuns: number; runs: unknown[]; timeZone: string };
+    assert.equal(view.keepRuns, 3);
+    assert.deepEqual(view.runs, []);
+    const tooOften = await cli('schedule', 'create', 'exec', '--pid', String(process.pid), '--every', '10s');
+    assert.equal(tooOften.code, 2);
+    assert.match(tooOften.stderr, /every: 10s is shorter than this server's minimum of 1m.*field every/);
+    const rm = await cli('schedule', 'rm', id);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal((await cli('schedule', 'get', id)).code, 1, 'gone: 404');
+  });
+
   test('the tracejob launcher routes subcommands to the CLI with its exit codes', () => {
     const ok = spawnSync(process.execPath, [TRACEJOB_BIN, 'gadgets', '--server', server.url], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);

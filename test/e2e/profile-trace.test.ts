@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { loadConfig } from '../../api/src/config.ts';
+import { loadConfig } from '../../state/src/config.ts';
 import { compileBurn, startInCgroup, type RunningWorkload } from '../../bpf/gadgets/profile/profile-test-workload.ts';
 import { buildGadgetObject } from '../../bpf/src/gadget-test-fixture.ts';
 import { runCli } from '../../cli/main.ts';

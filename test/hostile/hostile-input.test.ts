@@ -10,6 +10,9 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { parseAuthConfig } from '../../api/src/auth/access-policy.ts';
@@ -38,6 +41,7 @@ const auth = parseAuthConfig(
 );
 
 let redis: TestRedis;
+let rulesDir: string | undefined;
 let k8s: SecuredApp;
 let local: SecuredApp;
 const problems: string[] = [];
@@ -48,7 +52,10 @@ before(async () => {
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onRejection);
   redis = await startTestRedis({ appendfsync: 'everysec' });
-  const env = { MAX_RESULT_BYTES: String(64 * 1024), MAX_DURATION_SECONDS: '600' };
+  rulesDir = mkdtempSync(join(tmpdir(), 'tracejob-hostile-rules-'));
+  const rules = join(rulesDir, 'alert-rules.yaml');
+  writeFileSync(rules, `rules:\n  - name: any-high\n    matchers: ['alertname=~"High.*"']\n    gadget: exec\n    rateLimit: { traces: 50, windowSeconds: 600 }\n`);
+  const env = { MAX_RESULT_BYTES: String(64 * 1024), MAX_DURATION_SECONDS: '600', ALERT_RULES_FILE: rules };
   k8s = await startSecuredApp(auth, env, { redis });
   local = await startSecuredApp(auth, { ...env, BACKEND: 'local' }, { redis });
   console.log(`hostile-input: fast-check seed ${seed} (FC_SEED=${seed} reproduces), ${injectRuns} injected + ${socketRuns} socket requests planned`);
@@ -57,6 +64,7 @@ after(async () => {
   await local?.close();
   await k8s?.close();
   await redis?.close();
+  if (rulesDir) rmSync(rulesDir, { recursive: true, force: true });
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onRejection);
 });
@@ -86,6 +94,13 @@ async function context(app: SecuredApp): Promise<HostileContext> {
   ids.push(profileId);
   const traceId = ids[0]!;
   const node = 'worker-1';
+  const scheduleIds: string[] = [];
+  for (const every of ['1h', '2h']) {
+    const target = app === local ? { pids: [process.pid] } : { namespace: 'shop' };
+    const res = await app.app.inject({ method: 'POST', url: '/v1/schedules', payload: { trace: { gadget: 'exec', durationSeconds: 5, target }, every }, headers: { authorization: `Bearer ${CHECK}` } });
+    assert.equal(res.statusCode, 201, res.body);
+    scheduleIds.push(res.json().id);
+  }
   return {
     traceIds: ids,
     endedTraceIds: ids.slice(2, 4),
@@ -93,6 +108,7 @@ async function context(app: SecuredApp): Promise<HostileContext> {
     uploadToken: { traceId, node, token: issueUploadToken(app.config.uploadTokenSecret, traceId, node, new Date(Date.now() + 3600_000)) },
     validArchive: await resultUpload(traceId, node, 3),
     validTarget: app === local ? { pids: [process.pid] } : { namespace: 'shop' },
+    scheduleIds,
   };
 }
 

@@ -28,6 +28,8 @@ export interface HostileContext {
   validArchive: Buffer;
   /** A target the app accepts (namespace on kubernetes, this process's pid on local). */
   validTarget: Record<string, unknown>;
+  /** Ids of existing schedules (a visible one and one of another namespace). */
+  scheduleIds?: readonly string[];
 }
 
 /** encodeURIComponent that survives lone surrogates (they become U+FFFD). */
@@ -114,6 +116,61 @@ const traceBody = fc.oneof(
       JSON.stringify({ gadget: 'exec', target: { namespace: 'shop', labelSelector: 'a=b,'.repeat(300) } }),
     ),
   },
+);
+
+/** Schedule requests: a trace body (often valid), timing fields with odd values. */
+function scheduleBody(ctx: HostileContext): fc.Arbitrary<string> {
+  const validTrace = { gadget: 'exec', durationSeconds: 5, target: ctx.validTarget };
+  const timing = fc.record(
+    {
+      every: fc.oneof(fc.constantFrom('1h', '30s', '0s', '1s', '-1m', '999999d', '1h30m', '1w', ''), weirdString, anyJson),
+      cron: fc.oneof(fc.constantFrom('* * * * *', '*/5 * * * *', '*/1 * * * * *', '61 * * * *', '@yearly', '0 0 31 2 *', 'L W # ?', '* * * *'), weirdString, anyJson),
+      timeZone: fc.oneof(fc.constantFrom('Europe/Paris', 'UTC', 'Mars/Olympus', '../../etc/localtime', '+25:00', ''), weirdString, anyJson),
+      keepRuns: fc.oneof(fc.integer({ min: -5, max: 2000 }), weirdNumber, anyJson),
+    },
+    { requiredKeys: [] },
+  );
+  return fc.oneof(
+    { weight: 4, arbitrary: timing.map((t) => JSON.stringify({ trace: validTrace, ...t })) },
+    { weight: 3, arbitrary: fc.tuple(traceBody, timing).map(([body, t]) => `{"trace":${body},"every":${JSON.stringify(t.every ?? '1h')}}`) },
+    { weight: 1, arbitrary: traceBody },
+  );
+}
+
+/** Alertmanager webhook payloads: version 4 with odd alerts, odd labels, and noise. */
+const alertLabels = fc.oneof(
+  fc.record(
+    {
+      alertname: fc.oneof(fc.constantFrom('HighLatency', 'KubePodCrashLooping'), weirdString),
+      namespace: fc.oneof(fc.constantFrom('shop', 'kube-system', 'Shop', ''), weirdString, fc.constantFrom(...INJECTION)),
+      pod: fc.oneof(fc.constantFrom('web-1', '../../x'), weirdString),
+      container: weirdString,
+      node: weirdString,
+    },
+    { requiredKeys: [] },
+  ),
+  fc.dictionary(weirdString.map((k) => k.slice(0, 300)), weirdString, { maxKeys: 5 }),
+  anyJson,
+);
+const webhookAlert = fc.record(
+  {
+    status: fc.oneof(fc.constantFrom('firing', 'resolved'), anyJson),
+    labels: alertLabels,
+    annotations: fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), weirdString, { maxKeys: 3 }), anyJson),
+    startsAt: fc.oneof(fc.constantFrom('2026-12-01T00:00:00Z', 'yesterday'), weirdString),
+    fingerprint: fc.oneof(fc.constantFrom('0123456789abcdef', 'deadbeef', 'XYZ', ''), weirdString, anyJson),
+  },
+  { requiredKeys: [] },
+);
+const alertmanagerBody = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ version: fc.oneof(fc.constant('4'), anyJson), status: fc.constantFrom('firing', 'resolved'), receiver: fc.constant('tracejob'), alerts: fc.array(webhookAlert, { maxLength: 4 }) }, { requiredKeys: ['alerts'] })
+      .map((o) => JSON.stringify(o)),
+  },
+  { weight: 1, arbitrary: anyJson.map((v) => JSON.stringify(v) ?? 'null') },
+  { weight: 1, arbitrary: fc.constantFrom(JSON.stringify({ version: '4', status: 'firing', receiver: 'x', alerts: Array.from({ length: 1001 }, () => ({})) }), '{"version":"4","alerts":[' + '{},'.repeat(3000) + '{}]}') },
 );
 
 /** A path segment: valid-looking, traversal, encoded, or noise (always URL-safe when encoded). */
@@ -256,6 +313,15 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
         .tuple(uploadAuth, fc.oneof(fc.constant(ctx.uploadToken.traceId), id), node, fc.oneof(progressBody, traceBody), contentType)
         .map(([h, i, n, body, ct]): HostileRequest => ({ kind: 'progress', method: 'PUT', url: `/v1/traces/${i}/nodes/${n}/progress`, headers: json(h, ct), body })),
     },
+    { weight: 3, arbitrary: fc.tuple(auth, contentType, scheduleBody(ctx)).map(([h, ct, body]): HostileRequest => ({ kind: 'schedule-create', method: 'POST', url: '/v1/schedules', headers: json(h, ct), body })) },
+    { weight: 1, arbitrary: fc.tuple(auth, query).map(([h, q]): HostileRequest => ({ kind: 'schedule-list', method: 'GET', url: `/v1/schedules${q}`, headers: h })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(auth, fc.oneof(fc.constantFrom(...(ctx.scheduleIds ?? [])), id), fc.constantFrom<HostileRequest['method']>('GET', 'DELETE'))
+        .map(([h, i, m]): HostileRequest => ({ kind: 'schedule-one', method: m, url: `/v1/schedules/${i}`, headers: h })),
+    },
+    { weight: 3, arbitrary: fc.tuple(auth, contentType, alertmanagerBody).map(([h, ct, body]): HostileRequest => ({ kind: 'alertmanager', method: 'POST', url: '/v1/hooks/alertmanager', headers: json(h, ct), body })) },
     { weight: 1, arbitrary: fc.tuple(auth, query).map(([h, q]): HostileRequest => ({ kind: 'gadgets', method: 'GET', url: `/v1/gadgets${q}`, headers: h })) },
     { weight: 1, arbitrary: fc.constantFrom('/healthz', '/readyz', '/metrics', '/docs/json').map((u): HostileRequest => ({ kind: 'ops', method: 'GET', url: u, headers: {} })) },
     {

@@ -12,7 +12,10 @@ import { startTestRedis, type TestRedis } from './redis.ts';
 import { LocalBackend } from '../../scheduler/src/local/local-backend.ts';
 import { createTraceQueue, queueDepth } from '../../state/src/trace-queue.ts';
 import { TraceStore } from '../../state/src/trace-store.ts';
+import { alertRulesOf } from '../../api/src/alerts/alert-rules.ts';
 import { buildApp } from '../../api/src/app.ts';
+import { createScheduleQueue } from '../../state/src/schedule-queue.ts';
+import { ScheduleStore } from '../../state/src/schedule-store.ts';
 import { loadConfig, type Config } from '../../state/src/config.ts';
 import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
 import { TracejobMetrics } from '../../api/src/metrics.ts';
@@ -25,6 +28,7 @@ export interface AppFixture {
   redis: TestRedis;
   client: Redis;
   traces: TraceStore;
+  schedules: ScheduleStore;
   results: FsResultStore;
   dataDir: string;
   close(): Promise<void>;
@@ -51,6 +55,10 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
   const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: 1 }));
   const results = new FsResultStore(dataDir);
   const metrics = new TracejobMetrics(() => queueDepth(queue));
+  const gadgets = await loadGadgetCatalogue();
+  const alertRules = alertRulesOf(config, gadgets);
+  const scheduleQueue = createScheduleQueue(redis.client({ maxRetriesPerRequest: 1 }));
+  const schedules = new ScheduleStore(client);
   const backend = new LocalBackend({ redis: client, nodeName: config.nodeName, dataDir, runnerCommand: config.runnerCommand, graceSeconds: 5, logger: pino({ level: 'silent' }) });
   const app = await buildApp({
     config,
@@ -59,8 +67,10 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     queueDepth: () => queueDepth(queue),
     traces,
     results,
-    gadgets: await loadGadgetCatalogue(),
+    gadgets,
     metrics,
+    ...(alertRules ? { alertRules } : {}),
+    schedules: { store: schedules, queue: scheduleQueue },
     ...(typeof opts.checkTarget === 'function'
       ? { checkTarget: opts.checkTarget }
       : config.backend === 'local' && opts.checkTarget !== false
@@ -75,11 +85,13 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     redis,
     client,
     traces,
+    schedules,
     results,
     dataDir,
     async close() {
       await app.close();
       await queue.close();
+      await scheduleQueue.close();
       if (!shared) await redis.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

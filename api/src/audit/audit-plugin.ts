@@ -6,7 +6,20 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isRunnerRoute, isTraceScopedRoute, ROUTES } from '../auth/request-context.ts';
 
-export type AuditAction = 'trace.create' | 'trace.cancel' | 'trace.read' | 'trace.list' | 'result.download' | 'result.upload' | 'request';
+export type AuditAction =
+  | 'trace.create'
+  | 'trace.cancel'
+  | 'trace.read'
+  | 'trace.list'
+  | 'result.download'
+  | 'result.upload'
+  | 'alert.notify'
+  | 'alert.trigger'
+  | 'schedule.create'
+  | 'schedule.delete'
+  | 'schedule.read'
+  | 'schedule.list'
+  | 'request';
 
 export interface AuditRecord {
   audit: true;
@@ -18,6 +31,9 @@ export interface AuditRecord {
   decision: 'allow' | 'deny';
   reason?: string;
   status: number;
+  /** alert.trigger: the alert and what became of it (started, duplicate, resolved, no-rule, …). */
+  alert?: { fingerprint: string; alertname?: string; rule?: string; outcome: string };
+  scheduleId?: string;
   method: string;
   route: string;
 }
@@ -28,6 +44,9 @@ export interface AuditSink {
 
 export function auditActionOf(method: string, route: string | undefined): AuditAction {
   if (route === ROUTES.traces) return method === 'POST' ? 'trace.create' : 'trace.list';
+  if (route === ROUTES.alertmanager) return 'alert.notify';
+  if (route === ROUTES.schedules) return method === 'POST' ? 'schedule.create' : 'schedule.list';
+  if (route === ROUTES.schedule) return method === 'DELETE' ? 'schedule.delete' : 'schedule.read';
   if (route === ROUTES.upload) return 'result.upload';
   if (route === ROUTES.trace && method === 'DELETE') return 'trace.cancel';
   if (route === `${ROUTES.trace}/bundle` || route === `${ROUTES.trace}/events`) return 'result.download';
@@ -35,13 +54,13 @@ export function auditActionOf(method: string, route: string | undefined): AuditA
   return 'request';
 }
 
-const ALWAYS: ReadonlySet<AuditAction> = new Set(['trace.create', 'trace.cancel', 'result.download', 'result.upload']);
+const ALWAYS: ReadonlySet<AuditAction> = new Set(['trace.create', 'trace.cancel', 'result.download', 'result.upload', 'alert.notify', 'schedule.create', 'schedule.delete']);
 const REFUSALS = new Set([401, 403, 409, 413, 429]);
 
 function shouldAudit(action: AuditAction, status: number): boolean {
   if (ALWAYS.has(action)) return true;
   if (REFUSALS.has(status)) return true;
-  return status === 404 && action === 'trace.read';
+  return status === 404 && (action === 'trace.read' || action === 'schedule.read' || action === 'schedule.delete');
 }
 
 function whoOf(req: FastifyRequest): string {
@@ -92,6 +111,24 @@ export async function auditLog(app: FastifyInstance, opts: AuditOptions = {}): P
     if (a.target !== undefined) rec.target = a.target;
     if (a.gadget !== undefined) rec.gadget = a.gadget;
     if (a.reason !== undefined && status >= 400) rec.reason = a.reason;
-    (opts.sink ?? req.log).info(rec, `audit ${action} ${rec.decision}`);
+    if (a.scheduleId !== undefined) rec.scheduleId = a.scheduleId;
+    const sink = opts.sink ?? req.log;
+    sink.info(rec, `audit ${action} ${rec.decision}`);
+    // An Alertmanager notification: one more line per alert, with the decision taken on it.
+    for (const d of a.alertDecisions ?? []) {
+      const line: AuditRecord = {
+        audit: true,
+        who: rec.who,
+        action: 'alert.trigger',
+        decision: d.decision === 'started' ? 'allow' : 'deny',
+        status,
+        method: req.method,
+        route: rec.route,
+        alert: { fingerprint: d.fingerprint, outcome: d.decision, ...(d.alertname ? { alertname: d.alertname } : {}), ...(d.rule ? { rule: d.rule } : {}) },
+      };
+      if (d.traceId) line.traceId = d.traceId;
+      if (d.reason) line.reason = d.reason;
+      sink.info(line, `audit alert.trigger ${d.decision}`);
+    }
   });
 }

@@ -22,6 +22,8 @@ export interface AccessPolicy {
   local: boolean;
   maxDurationSeconds?: number;
   maxConcurrentTraces?: number;
+  /** Schedules the caller may have at once (default: SCHEDULE_MAX_PER_CALLER). */
+  maxSchedules?: number;
   rateLimit?: RateLimitPolicy;
 }
 
@@ -122,7 +124,7 @@ function rateLimit(v: unknown, field: string): RateLimitPolicy | undefined {
   return { requests, windowSeconds: windowSeconds! };
 }
 
-const POLICY_KEYS = ['name', 'namespaces', 'gadgets', 'local', 'maxDurationSeconds', 'maxConcurrentTraces', 'rateLimit'] as const;
+const POLICY_KEYS = ['name', 'namespaces', 'gadgets', 'local', 'maxDurationSeconds', 'maxConcurrentTraces', 'maxSchedules', 'rateLimit'] as const;
 
 function policyOf(o: Obj, field: string): AccessPolicy {
   if (typeof o.name !== 'string' || !NAME.test(o.name)) throw new AuthConfigError(`${field}.name`, `must be a name of letters, digits, '.', '_', ':', '@', '-', got ${JSON.stringify(o.name)}`);
@@ -132,7 +134,9 @@ function policyOf(o: Obj, field: string): AccessPolicy {
   const p: AccessPolicy = { name: o.name, namespaces, gadgets, local: o.local === true };
   const maxDurationSeconds = posInt(o.maxDurationSeconds, `${field}.maxDurationSeconds`);
   const maxConcurrentTraces = posInt(o.maxConcurrentTraces, `${field}.maxConcurrentTraces`);
+  const maxSchedules = posInt(o.maxSchedules, `${field}.maxSchedules`);
   const rl = rateLimit(o.rateLimit, `${field}.rateLimit`);
+  if (maxSchedules !== undefined) p.maxSchedules = maxSchedules;
   if (maxDurationSeconds !== undefined) p.maxDurationSeconds = maxDurationSeconds;
   if (maxConcurrentTraces !== undefined) p.maxConcurrentTraces = maxConcurrentTraces;
   if (rl) p.rateLimit = rl;

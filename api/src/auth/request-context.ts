@@ -5,11 +5,25 @@
  */
 import type { Principal } from './policy.ts';
 
+/** One alert of an Alertmanager notification and what became of it (alerts/alertmanager-hook.ts). */
+export interface AlertAuditDecision {
+  fingerprint: string;
+  alertname?: string;
+  rule?: string;
+  decision: string;
+  traceId?: string;
+  reason?: string;
+}
+
 export interface AuditContext {
   traceId?: string;
   target?: unknown;
   gadget?: string;
   reason?: string;
+  /** Set by the Alertmanager webhook: one audit line per alert. */
+  alertDecisions?: AlertAuditDecision[];
+  /** Set by the schedule routes. */
+  scheduleId?: string;
 }
 
 declare module 'fastify' {
@@ -26,6 +40,9 @@ export const ROUTES = {
   trace: '/v1/traces/:id',
   upload: '/v1/traces/:id/nodes/:node/result',
   progress: '/v1/traces/:id/nodes/:node/progress',
+  alertmanager: '/v1/hooks/alertmanager',
+  schedules: '/v1/schedules',
+  schedule: '/v1/schedules/:id',
 } as const;
 
 /** The routes a runner calls with its node's upload token instead of a user's bearer token. */

@@ -1,6 +1,6 @@
 /**
  * Completion callbacks: a trace created with `callbackUrl` gets, when it ends, a signed POST of
- * `{id, status, gadget, finishedAt, nodes, summary, links}` (see callback-signature.ts), retried
+ * `{id, status, gadget, trigger, finishedAt, nodes, summary, links}` (see callback-signature.ts), retried
  * with backoff, only to allowed hosts.
  *
  * Registered at the root (skip-override) so its hooks see POST /v1/traces: a disallowed
@@ -40,6 +40,8 @@ export async function callbackPayload(trace: TraceRecord, results: ResultStore, 
     id: trace.id,
     status: trace.status,
     gadget: trace.spec.gadget,
+    /** The alert or schedule that started the trace, when one did. */
+    trigger: trace.spec.trigger,
     createdAt: trace.createdAt,
     startedAt: trace.startedAt,
     finishedAt: trace.finishedAt,

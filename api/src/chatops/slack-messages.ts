@@ -1,4 +1,5 @@
 /** What tracejob says in Slack: pure functions from trace data to Slack message bodies (mrkdwn). */
+import type { TraceTrigger } from '../../../contracts/index.ts';
 import type { NodeView } from '../../../state/src/trace-store.ts';
 import type { MergedSummary } from '../store/merge-summaries.ts';
 import type { SlackRunTarget } from './slack-command-parser.ts';
@@ -40,6 +41,13 @@ function nodeLine(n: NodeView): string {
   return `• \`${n.node}\` ${n.status} — ${n.events} events${extra ? ` (${extra})` : ''}`;
 }
 
+/** Who started a trace nobody asked for directly: the alert (and rule) or the schedule. */
+export function describeTrigger(trigger: TraceTrigger): string {
+  if (trigger.kind === 'schedule') return `run of schedule \`${trigger.scheduleId}\``;
+  const name = trigger.alertname ?? trigger.labels.alertname ?? 'an alert';
+  return `started by alert *${name.replace(/[*`]/g, "'")}* (rule \`${trigger.rule}\`, fingerprint \`${trigger.fingerprint}\`)`;
+}
+
 export interface TraceFacts {
   id: string;
   status: string;
@@ -48,6 +56,7 @@ export interface TraceFacts {
   target: Record<string, unknown>;
   error?: string;
   nodes: NodeView[];
+  trigger?: TraceTrigger;
 }
 
 export interface TraceLinks {
@@ -63,6 +72,7 @@ export function traceEndMessage(t: TraceFacts, summary: MergedSummary | undefine
     `${STATUS_EMOJI[t.status] ?? ''} trace \`${t.id}\` *${t.status}* — \`${t.gadget}\` on ${describeTarget(t.target)} for ${t.durationSeconds}s`,
     `*${events}* events, *${lost}* lost${summary?.truncated ? ', truncated by the event cap' : ''}, ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}`,
   ];
+  if (t.trigger) lines.push(describeTrigger(t.trigger));
   if (lost > 0) lines.push(`:warning: *${lost} events were lost in the kernel* (ring buffer full): the result is incomplete`);
   if (t.error) lines.push(`error: ${t.error}`);
   if (t.nodes.length > 0) lines.push('*Nodes*', ...t.nodes.map(nodeLine));

@@ -53,6 +53,7 @@ function factsOf(view: Record<string, unknown>): TraceFacts {
 
 function factsOfRecord(rec: TraceRecord): TraceFacts {
   const f: TraceFacts = { id: rec.id, status: rec.status, gadget: rec.spec.gadget, durationSeconds: rec.spec.durationSeconds, target: rec.spec.target as unknown as Record<string, unknown>, nodes: rec.nodes };
+  if (rec.spec.trigger) f.trigger = rec.spec.trigger;
   if (rec.error) f.error = rec.error;
   return f;
 }

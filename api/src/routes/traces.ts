@@ -2,11 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { KubernetesTarget, LocalTarget, TraceSpec, TraceTarget } from '../../../contracts/index.ts';
-import { InvalidTargetError, NoMatchingTargetError } from '../../../state/src/target-errors.ts';
 import { enqueueTrace, removeQueuedTrace } from '../../../state/src/trace-queue.ts';
 import { InvalidCursorError, requestHash } from '../../../state/src/trace-store.ts';
-import { ConflictError, InvalidError, NotFoundError, RateLimitedError, UnprocessableError } from '../errors.ts';
+import { ConflictError, InvalidError, NotFoundError, RateLimitedError } from '../errors.ts';
 import {
   CancelAnswerSchema,
   EventsPageSchema,
@@ -23,31 +21,12 @@ import {
 } from '../schemas/index.ts';
 import { bundleStream } from '../store/bundle.ts';
 import { InvalidEventCursorError, eventsNdjson, eventsPage } from '../store/event-pages.ts';
+import { specFromRequest } from '../trace-request.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
 import type { AppDeps } from '../app-deps.ts';
 
-const K8S_FIELDS = ['namespace', 'labelSelector', 'podName', 'containerName', 'nodeName'] as const;
-const LOCAL_FIELDS = ['containerIds', 'pids', 'cgroupPaths'] as const;
-
-/** Checks the target's shape for the configured backend; returns it typed. */
-function checkTargetShape(target: TraceRequest['target'], backend: 'local' | 'kubernetes'): TraceTarget {
-  const t = target as Record<string, unknown>;
-  if (backend === 'kubernetes') {
-    const local = LOCAL_FIELDS.find((f) => t[f] !== undefined);
-    if (local) throw new InvalidError(`target.${local}`, `target.${local}: local targets need the local backend; on Kubernetes name a namespace and pods`);
-    if (t.namespace === undefined) throw new InvalidError('target.namespace', 'target.namespace: required');
-    return target as KubernetesTarget;
-  }
-  const k8s = K8S_FIELDS.find((f) => t[f] !== undefined);
-  if (k8s) throw new InvalidError(`target.${k8s}`, `target.${k8s}: the local backend traces local targets; use containerIds, pids or cgroupPaths`);
-  if (!LOCAL_FIELDS.some((f) => t[f] !== undefined)) {
-    throw new InvalidError('target', 'target: name at least one of containerIds, pids, cgroupPaths');
-  }
-  return target as LocalTarget;
-}
-
 export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const { config, traces, queue, results, gadgets, metrics } = deps;
+  const { config, traces, queue, results, metrics } = deps;
   const requestSchema = traceRequestSchema(config);
   let depth = { value: 0, at: 0 };
 
@@ -69,32 +48,7 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (req, reply) => {
       const body = req.body;
-      const gadget = gadgets.get(body.gadget);
-      if (!gadget) throw new InvalidError('gadget', `gadget: unknown gadget ${JSON.stringify(body.gadget)}; see GET /v1/gadgets`);
-      const { problems, params } = gadgets.validateParams(gadget.name, body.params ?? {});
-      if (problems.length > 0) {
-        const p = problems[0]!;
-        const field = p.field ? `params.${p.field}` : 'params';
-        throw new InvalidError(field, p.message.startsWith(field) ? p.message : `${field}: ${p.message}`);
-      }
-      const target = checkTargetShape(body.target, config.backend);
-      if (deps.checkTarget) {
-        try {
-          await deps.checkTarget(target);
-        } catch (err) {
-          if (err instanceof NoMatchingTargetError) throw new UnprocessableError(err.message, 'target');
-          if (err instanceof InvalidTargetError) throw new InvalidError(err.field, err.message);
-          throw err;
-        }
-      }
-      const spec: TraceSpec = {
-        gadget: gadget.name,
-        durationSeconds: body.durationSeconds ?? config.defaultDurationSeconds,
-        target,
-        params,
-        limits: { maxEvents: body.limits?.maxEvents ?? config.maxEventsPerNode },
-      };
-      if (body.callbackUrl) spec.callbackUrl = body.callbackUrl;
+      const spec = await specFromRequest(body, deps);
       const key = req.headers['idempotency-key'];
       if ((await queuedNow()) >= config.maxQueuedTraces) {
         throw new RateLimitedError(`too many traces waiting (${config.maxQueuedTraces}); retry later`, 5);

@@ -39,6 +39,12 @@ export const TraceTargetSchema = Type.Object(
         description: 'local backend: cgroup v2 directories, absolute or relative to the cgroup v2 mount',
       }),
     ),
+    startup: Type.Optional(
+      Type.Boolean({
+        description: 'wait for the next start of a container of the target pods (local: of a process in a new cgroup below cgroupPaths) and trace it from its first instruction',
+      }),
+    ),
+    startupTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'with startup: how long to wait for the start (default 300)' })),
   },
   { additionalProperties: false },
 );
@@ -88,6 +94,20 @@ export const NodeStateSchema = Type.Object({
   uploaded: Type.Optional(Type.Boolean()),
 });
 
+/** What started a trace that no one asked for directly: an alert, or a schedule's run. */
+export const TraceTriggerSchema = Type.Union([
+  Type.Object({
+    kind: Type.Literal('alert'),
+    rule: Type.String(),
+    fingerprint: Type.String(),
+    alertname: Type.Optional(Type.String()),
+    labels: Type.Record(Type.String(), Type.String()),
+    startsAt: Type.Optional(Type.String()),
+    generatorURL: Type.Optional(Type.String()),
+  }),
+  Type.Object({ kind: Type.Literal('schedule'), scheduleId: Type.String(), dueAt: Type.Optional(Type.String()) }),
+]);
+
 export const TraceViewSchema = Type.Object({
   id: Type.String(),
   status: traceStatus,
@@ -97,6 +117,7 @@ export const TraceViewSchema = Type.Object({
   params: Type.Record(Type.String(), Type.Unknown()),
   limits: Type.Object({ maxEvents: Type.Integer() }),
   callbackUrl: Type.Optional(Type.String()),
+  trigger: Type.Optional(TraceTriggerSchema),
   createdAt: Type.String(),
   startedAt: Type.Optional(Type.String()),
   finishedAt: Type.Optional(Type.String()),

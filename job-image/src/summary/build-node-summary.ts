@@ -1,5 +1,5 @@
 /** summary.json of one node: a pure function of the tally and what the run recorded. */
-import type { GadgetName, NodeSummary, StopReason, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
+import type { GadgetName, NodeSummary, StartupObservation, StopReason, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
 import type { CgroupAttribution } from '../cgroup/target-resolver.ts';
 import type { EventTallyState } from './event-tally.ts';
 
@@ -18,6 +18,7 @@ export interface NodeRunRecord {
   attribution: ReadonlyMap<number, CgroupAttribution>;
   error?: string;
   versions?: Record<string, string>;
+  startup?: StartupObservation;
 }
 
 export const DEFAULT_TOP_N = 10;
@@ -50,5 +51,6 @@ export function buildNodeSummary(tally: EventTallyState, run: NodeRunRecord, top
   };
   if (run.error !== undefined) summary.error = run.error;
   if (run.versions !== undefined) summary.versions = run.versions;
+  if (run.startup !== undefined) summary.startup = run.startup;
   return summary;
 }

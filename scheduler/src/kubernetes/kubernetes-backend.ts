@@ -13,7 +13,7 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from './kubernetes-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isKubernetesTarget, RUNNER_EXIT, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
+import { isKubernetesTarget, RUNNER_EXIT, runnerBudgetSeconds, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
 import type { NodeOutcome, NodePlan, RunContext, RunnerBackend } from '../backend.ts';
 import { apiErrorCode, apiErrorMessage } from './api-error.ts';
 import { PodWatch, type PodEventType, type PodWatchStats } from './pod-watch.ts';
@@ -183,7 +183,7 @@ export class KubernetesBackend implements RunnerBackend {
       }
       this.checkDone(run);
       // Last resort if no final status ever arrives (watch broken for good, kubelet gone).
-      const longestSeconds = Math.max(...jobs.map((j) => j.durationSeconds)) + this.opts.pod.graceSeconds + this.opts.startTimeoutSeconds + this.opts.pod.terminationGraceSeconds + 60;
+      const longestSeconds = Math.max(...jobs.map((j) => runnerBudgetSeconds(j))) + this.opts.pod.graceSeconds + this.opts.startTimeoutSeconds + this.opts.pod.terminationGraceSeconds + 60;
       const lastResort = setTimeout(() => {
         for (const n of run.nodes.values()) {
           if (!n.outcome && n.created) this.settle(run, n, { node: n.job.node, status: 'failed', error: `no final status from runner pod ${n.podName} after ${longestSeconds}s` });

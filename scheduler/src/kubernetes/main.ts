@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, uploadBaseUrl } from '../../../state/src/config.ts';
 import { TraceStore } from '../../../state/src/trace-store.ts';
+import { startScheduleRunWorker } from '../schedule-run-worker.ts';
 import { TraceWorker, workerSettingsFrom } from '../trace-worker.ts';
 import { createKubernetesBackendFromEnv } from './kubernetes-config.ts';
 
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
     }
   };
   await worker.start();
+  // Schedules' runs become traces here (BullMQ job schedulers, queue "schedules").
+  const schedules = await startScheduleRunWorker({ redisUrl: config.redisUrl, traces, logger: logger.child({ component: 'schedules' }) });
   await sweep();
   const timer = setInterval(() => void sweep(), sweepSeconds * 1000);
   timer.unref();
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
     clearInterval(timer);
     // Exit without ending running traces: their pods keep running, and BullMQ hands the traces to
     // the next scheduler, which adopts the pods (closing the backend here would fail them).
-    void worker.close(true).finally(() => process.exit(0));
+    void Promise.allSettled([schedules.close(), worker.close(true)]).finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

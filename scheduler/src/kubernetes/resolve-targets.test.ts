@@ -63,3 +63,20 @@ test('field selector asks the apiserver for running pods by name and node', () =
   assert.equal(podFieldSelector({ namespace: 'x' }), 'status.phase=Running');
   assert.equal(podFieldSelector({ namespace: 'x', podName: 'p', nodeName: 'n' }), 'status.phase=Running,metadata.name=p,spec.nodeName=n');
 });
+
+test('startup: every pod bound to a node (crash-looping or pending) is waited on, whatever its containers do', () => {
+  const pods = [
+    pod('web-1', 'node-a', [['web', undefined, false]]), // CrashLoopBackOff: no running container
+    pod('web-2', 'node-a', [['web', 'containerd://bbb', true]]),
+    pod('web-3', 'node-b', [['web', undefined, false]], 'Pending'),
+    pod('web-4', undefined, [['web', undefined, false]], 'Pending'), // not scheduled yet
+    pod('web-5', 'node-c', [['web', 'containerd://eee', false]], 'Succeeded'),
+  ];
+  const plans = plansFromPods(pods, { namespace: 'shop', startup: true, startupTimeoutSeconds: 90 });
+  assert.deepEqual(plans, [
+    { node: 'node-a', targets: { pods: [{ podUid: 'uid-web-1', pod: 'web-1', namespace: 'shop' }, { podUid: 'uid-web-2', pod: 'web-2', namespace: 'shop' }], startup: { timeoutSeconds: 90 } } },
+    { node: 'node-b', targets: { pods: [{ podUid: 'uid-web-3', pod: 'web-3', namespace: 'shop' }], startup: { timeoutSeconds: 90 } } },
+  ]);
+  assert.equal(plansFromPods([pods[0]!], { namespace: 'shop', startup: true })[0]!.targets.startup?.timeoutSeconds, 300, 'the default wait');
+  assert.equal(podFieldSelector({ namespace: 'x', startup: true, podName: 'p' }), 'status.phase!=Succeeded,status.phase!=Failed,metadata.name=p');
+});

@@ -4,7 +4,7 @@
  * filtered by the apiserver) and hands them to it.
  */
 import type { CoreV1Api, V1Pod } from './kubernetes-client.ts';
-import type { ContainerTarget, KubernetesTarget, PodTarget } from '../../../contracts/index.ts';
+import { DEFAULT_STARTUP_TIMEOUT_SECONDS, type ContainerTarget, type KubernetesTarget, type PodTarget } from '../../../contracts/index.ts';
 import { InvalidTargetError, NoMatchingTargetError, type NodePlan } from '../backend.ts';
 
 export { InvalidTargetError };
@@ -24,7 +24,8 @@ export function describeTarget(target: KubernetesTarget): string {
 
 /** Field selector the apiserver filters pods with (phase, name, node). */
 export function podFieldSelector(target: KubernetesTarget): string {
-  const parts = ['status.phase=Running'];
+  // A startup trace also waits on pods whose containers have not started yet (Pending on a node).
+  const parts = target.startup ? ['status.phase!=Succeeded', 'status.phase!=Failed'] : ['status.phase=Running'];
   if (target.podName) parts.push(`metadata.name=${target.podName}`);
   if (target.nodeName) parts.push(`spec.nodeName=${target.nodeName}`);
   return parts.join(',');
@@ -42,6 +43,7 @@ function isTerminating(pod: V1Pod): boolean {
  * rescan follows a container that restarts (new id) or starts during the trace.
  */
 export function plansFromPods(pods: readonly V1Pod[], target: KubernetesTarget): NodePlan[] {
+  if (target.startup) return startupPlansFromPods(pods, target);
   const byNode = new Map<string, ContainerTarget[]>();
   const podsByNode = new Map<string, Map<string, PodTarget>>();
   for (const pod of pods) {
@@ -87,6 +89,31 @@ export function plansFromPods(pods: readonly V1Pod[], target: KubernetesTarget):
     });
 }
 
+/**
+ * Plans of a startup trace: every pod of the target bound to a node (Running, e.g. in
+ * CrashLoopBackOff, or Pending), whatever its containers do now; the runner filters on the pods'
+ * own cgroups and waits for the next container start.
+ */
+export function startupPlansFromPods(pods: readonly V1Pod[], target: KubernetesTarget): NodePlan[] {
+  const byNode = new Map<string, PodTarget[]>();
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    const meta = pod.metadata;
+    const phase = pod.status?.phase;
+    if (!node || !meta?.name || !meta.uid || (phase !== 'Running' && phase !== 'Pending') || isTerminating(pod)) continue;
+    if (target.podName && meta.name !== target.podName) continue;
+    if (target.nodeName && node !== target.nodeName) continue;
+    if (meta.namespace && meta.namespace !== target.namespace) continue;
+    const list = byNode.get(node) ?? [];
+    list.push({ podUid: meta.uid, pod: meta.name, namespace: meta.namespace ?? target.namespace });
+    byNode.set(node, list);
+  }
+  const timeoutSeconds = target.startupTimeoutSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS;
+  return [...byNode.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([node, list]) => ({ node, targets: { pods: list.sort((a, b) => (a.pod ?? '').localeCompare(b.pod ?? '')), startup: { timeoutSeconds } } }));
+}
+
 /** Lists the target's running pods (one page of `pageSize` at a time) and groups them by node. */
 export async function resolveKubernetesTargets(core: CoreV1Api, target: KubernetesTarget, pageSize = 500): Promise<NodePlan[]> {
   if (!target.namespace) throw new InvalidTargetError('target.namespace', 'target.namespace is required');
@@ -113,7 +140,7 @@ export async function resolveKubernetesTargets(core: CoreV1Api, target: Kubernet
   } while (continueToken);
   const plans = plansFromPods(pods, target);
   if (plans.length === 0) {
-    const what = target.containerName ? 'running pod with a running container named ' + JSON.stringify(target.containerName) : 'running pod';
+    const what = target.startup ? 'pod on a node' : target.containerName ? 'running pod with a running container named ' + JSON.stringify(target.containerName) : 'running pod';
     throw new NoMatchingTargetError(`no ${what} matches ${describeTarget(target)}`);
   }
   return plans;

@@ -34,7 +34,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1Pod, V1Secret, V1Volume, V1VolumeMount } from './kubernetes-client.ts';
-import type { NodeJobSpec } from '../../../contracts/index.ts';
+import { runnerBudgetSeconds, type NodeJobSpec } from '../../../contracts/index.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'tracejob';
@@ -274,7 +274,7 @@ export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secret
     spec: {
       nodeName: job.node,
       restartPolicy: 'Never',
-      activeDeadlineSeconds: job.durationSeconds + config.graceSeconds,
+      activeDeadlineSeconds: runnerBudgetSeconds(job) + config.graceSeconds,
       terminationGracePeriodSeconds: config.terminationGraceSeconds,
       tolerations: [{ operator: 'Exists' }],
       hostPID: true,

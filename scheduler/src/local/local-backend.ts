@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RUNNER_EXIT, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
+import { RUNNER_EXIT, runnerBudgetSeconds, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
 import type { NodeOutcome, NodePlan, RunContext, RunnerBackend } from '../backend.ts';
 import { checkLocalTarget, findCgroupV2Root, resolveLocalTargets } from './local-targets.ts';
 import { isAlive, processStartTicks, type ProcessIdentity } from './process-identity.ts';
@@ -172,7 +172,7 @@ export class LocalBackend implements RunnerBackend {
   }
 
   private lockTtlSeconds(job: NodeJobSpec): number {
-    return job.durationSeconds + this.opts.graceSeconds + 3600;
+    return runnerBudgetSeconds(job) + this.opts.graceSeconds + 3600;
   }
 
   private async readLock(job: NodeJobSpec): Promise<RunnerLock | undefined> {
@@ -225,7 +225,7 @@ export class LocalBackend implements RunnerBackend {
     const jobArgv = ['--spec', specFile, '--out', out];
     const { child, exited } = (await this.handWarmRunner(logFile, jobArgv)) ?? this.startRunner(logFile, jobArgv, log);
     const pid = child.pid;
-    const deadlineAt = Date.now() + (job.durationSeconds + this.opts.graceSeconds) * 1000;
+    const deadlineAt = Date.now() + (runnerBudgetSeconds(job) + this.opts.graceSeconds) * 1000;
     if (pid !== undefined) {
       const startTicks = processStartTicks(pid) ?? '';
       await this.writeLock(job, { state: 'running', host: this.host, pid, startTicks, deadlineAt });

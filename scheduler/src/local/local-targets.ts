@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
-import { isKubernetesTarget, type ContainerTarget, type LocalTarget, type TraceTarget } from '../../../contracts/index.ts';
+import { DEFAULT_STARTUP_TIMEOUT_SECONDS, isKubernetesTarget, type ContainerTarget, type LocalTarget, type TraceTarget } from '../../../contracts/index.ts';
 import { NoMatchingTargetError, type NodePlan } from '../backend.ts';
 
 /** The cgroup v2 mount of this machine, or undefined when there is none. */
@@ -39,6 +39,12 @@ export function resolveLocalTargets(target: TraceTarget, node: string): NodePlan
   if (t.pids?.length) targets.pids = [...t.pids];
   if (t.cgroupPaths?.length) targets.cgroupPaths = [...t.cgroupPaths];
   if (!targets.containers && !targets.pids && !targets.cgroupPaths) throw new NoMatchingTargetError('the target names no container, pid or cgroup');
+  if (t.startup) {
+    if (targets.containers || targets.pids || !targets.cgroupPaths) {
+      throw new NoMatchingTargetError('a local startup trace names cgroupPaths (it waits for a process started in a new cgroup below them), not containerIds or pids');
+    }
+    targets.startup = { timeoutSeconds: t.startupTimeoutSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS };
+  }
   return [{ node, targets }];
 }
 
