@@ -131,6 +131,7 @@ function scheduleBody(ctx: HostileContext): fc.Arbitrary<string> {
     { requiredKeys: [] },
   );
   return fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom('1h', '2h', '1d').map((every) => JSON.stringify({ trace: validTrace, every })) },
     { weight: 4, arbitrary: timing.map((t) => JSON.stringify({ trace: validTrace, ...t })) },
     { weight: 3, arbitrary: fc.tuple(traceBody, timing).map(([body, t]) => `{"trace":${body},"every":${JSON.stringify(t.every ?? '1h')}}`) },
     { weight: 1, arbitrary: traceBody },
