@@ -21,6 +21,7 @@ import { readEvents, readSummary, startRunner } from './runner-process.ts';
 const skip = kernelTestSkipReason();
 let parent: TestCgroup;
 let outRoot: string;
+let running: TestCgroup;
 const created: TestCgroup[] = [];
 const loops: ChildProcess[] = [];
 
@@ -43,7 +44,7 @@ before(() => {
   outRoot = mkdtempSync(join(tmpdir(), 'tracejob-runner-startup-'));
   add(podB);
   add(podOther);
-  const running = add(`${podA}/cri-containerd-${containerIdLike()}.scope`);
+  running = add(`${podA}/cri-containerd-${containerIdLike()}.scope`);
   loops.push(running.spawn('/bin/sh', ['-c', 'while :; do /bin/true already-running; sleep 0.1; done']));
 });
 
@@ -64,7 +65,7 @@ test('a startup job waits on the target pods and traces the container that start
       node: 'node-s',
       gadget: 'exec',
       params: {},
-      durationSeconds: 1.5,
+      durationSeconds: 3,
       maxEvents: 100000,
       targets: {
         pods: [
@@ -80,6 +81,8 @@ test('a startup job waits on the target pods and traces the container that start
   const base = parent.relPath.split('/').length; // the test parent's own level below the v2 root
   assert.deepEqual([...(waiting.ancestorLevels as number[])].sort(), [base + 2, base + 3], 'the two pods sit at different levels, counted from the real root');
 
+  // the running container of web-a execs while the runner waits: seen, counted, not recorded
+  assert.equal((await running.run('/bin/true', ['before-start'])).code, 0);
   // a container starts in a pod that is not a target: never traced
   const stranger = add(`${podOther}/${containerIdLike()}`);
   assert.equal((await stranger.run('/bin/true', ['not-a-target'])).code, 0);
@@ -87,6 +90,8 @@ test('a startup job waits on the target pods and traces the container that start
   const id = containerIdLike();
   const started = add(`${podB}/${id}`);
   assert.equal((await started.run('/bin/true', ['first-start'])).code, 0);
+  // after the start the whole pods are traced, web-a's running container too
+  assert.equal((await running.run('/bin/true', ['after-start'])).code, 0);
 
   const { code } = await runner.exited;
   assert.equal(code, 0, runner.stderr());
@@ -108,6 +113,6 @@ test('a startup job waits on the target pods and traces the container that start
   assert.equal(summary.startup.start.pod, 'web-b');
   assert.equal(summary.startup.start.namespace, 'shop');
   assert.ok(summary.startup.eventsBeforeStart > 0, 'the running container of web-a was seen and counted while waiting');
-  // once the start was seen, the whole pods are traced: web-a's running container too
-  assert.ok(events.some((e) => Array.isArray(e.argv) && e.argv.includes('already-running') && e.timestamp > first.timestamp));
+  assert.ok(!events.some((e) => Array.isArray(e.argv) && e.argv.includes('before-start')), 'what ran before the start is not recorded');
+  assert.ok(events.some((e) => Array.isArray(e.argv) && e.argv.includes('after-start')), 'what runs in the pod after the start is');
 });
