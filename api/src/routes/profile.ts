@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.ts';
 import { ProfileJsonSchema, ProfileQuerySchema, TraceIdParamsSchema, errorResponses } from '../schemas/index.ts';
 import { mergedProfile, profileSvg } from '../store/profile-stacks.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 export function registerProfileRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'traces' | 'results'>): void {
   app.get<{ Params: Static<typeof TraceIdParamsSchema>; Querystring: Static<typeof ProfileQuerySchema> }>(
