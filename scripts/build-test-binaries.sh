@@ -21,6 +21,8 @@ build() {
 # The real kube-apiserver + etcd of the Kubernetes tests.
 build "control plane (kube-apiserver, etcd)" bash test/k8s/build-control-plane.sh
 build "Alertmanager" bash test/alerts/build-alertmanager.sh
+# The Debian kernels the CO-RE suite (npm run test:kernels) boots in QEMU.
+build "guest kernels (Debian 6.1, 6.12)" bash test/kernels/fetch-kernels.sh
 
 # A missing binary is reported above and makes its tests skip; setup itself still succeeds so that
 # the rest of the suite runs. CI=true makes it fail instead, so that CI never passes by skipping.

@@ -1,6 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { GADGET_NAMES } from '../../contracts/index.ts';
+import { join } from 'node:path';
+import { buildGadgetObject } from '../src/gadget-test-fixture.ts';
+import { findRepoRoot } from '../src/repo-paths.ts';
 import { GadgetParamsError, getGadget, listGadgets, parseParams, validateParams } from './index.ts';
 
 describe('gadget registry', () => {
@@ -9,6 +13,22 @@ describe('gadget registry', () => {
     for (const name of GADGET_NAMES) assert.equal(getGadget(name)?.name, name);
     assert.equal(getGadget('nope'), undefined);
     assert.equal(getGadget('toString'), undefined);
+  });
+
+  test('every gadget folder is registered (a folder holding <name>.bpf.c is a gadget)', () => {
+    const folders = readdirSync(import.meta.dirname, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && readdirSync(`${import.meta.dirname}/${d.name}`).includes(`${d.name}.bpf.c`))
+      .map((d) => d.name)
+      .sort();
+    assert.deepEqual(folders, listGadgets().map((g) => g.name).sort());
+  });
+
+  test('every decoder and config encoder builds against the layouts in its object', () => {
+    for (const g of listGadgets()) {
+      buildGadgetObject(g.name);
+      const layout = g.layoutFor?.(join(findRepoRoot(), g.objectFile));
+      assert.ok(layout, `${g.name} derives its layouts from its object`);
+    }
   });
 
   test('every definition describes its params, fields and top fields, and its object lives in its folder', () => {

@@ -6,12 +6,17 @@ import { Value } from '@sinclair/typebox/value';
 import type { GadgetName } from '../../contracts/index.ts';
 import type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';
 import { bindGadget } from './bind/bind.ts';
+import { blockioGadget } from './blockio/blockio.ts';
+import { dnsGadget } from './dns/dns.ts';
 import { execGadget } from './exec/exec.ts';
+import { mountGadget } from './mount/mount.ts';
 import { oomkillGadget } from './oomkill/oomkill.ts';
 import { openGadget } from './open/open.ts';
 import { profileGadget } from './profile/profile.ts';
 import { signalGadget } from './signal/signal.ts';
 import { tcpconnectGadget } from './tcpconnect/tcpconnect.ts';
+import { tcpdropGadget } from './tcpdrop/tcpdrop.ts';
+import { tcpretransGadget } from './tcpretrans/tcpretrans.ts';
 
 const registry: Record<GadgetName, GadgetDefinition<GadgetEvent>> = {
   exec: execGadget,
@@ -21,6 +26,11 @@ const registry: Record<GadgetName, GadgetDefinition<GadgetEvent>> = {
   signal: signalGadget,
   oomkill: oomkillGadget,
   profile: profileGadget,
+  tcpretrans: tcpretransGadget,
+  mount: mountGadget,
+  tcpdrop: tcpdropGadget,
+  blockio: blockioGadget,
+  dns: dnsGadget,
 };
 
 export type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';

@@ -24,6 +24,10 @@
  *     of pod cgroups, so containers a pod starts later are traced from their
  *     first instruction without a rescan. 0 costs nothing: the verifier knows
  *     the frozen value and drops the loop.
+ *   - GADGET_RECORD(name): puts `struct name` in the object's BTF even when
+ *     the code only reaches it through pointers. The TypeScript decoder reads
+ *     the record layout from that BTF (bpf/src/record-layout.ts), so the C
+ *     struct is the one declaration of it: declare each record struct with it.
  *
  * Config convention: each gadget has ONE read-only struct global
  *   const volatile struct <gadget>_config config = {};
@@ -46,6 +50,11 @@
 #endif
 
 #define GADGET_COMM_LEN 16
+
+/* A typed, never-read .rodata pointer: clang emits BTF for the types of
+ * globals, and this one costs 8 bytes. */
+#define GADGET_RECORD(name) \
+	struct name *const gadget_record_##name __attribute__((unused))
 
 /* Common record header: 48 bytes, naturally aligned, no padding. */
 struct gadget_event_header {
@@ -112,6 +121,15 @@ static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
 	return false;
 }
 
+/* gadget_cgroup_allowed() for a cgroup id found elsewhere than in the
+ * current task (e.g. a socket's, when the event runs in softirq context). */
+static __always_inline bool gadget_cgroup_id_allowed(bool filter_enabled, __u64 cgid)
+{
+	if (!filter_enabled)
+		return true;
+	return bpf_map_lookup_elem(&cgroup_filter, &cgid) != NULL;
+}
+
 /* Count one lost record (called when a reserve fails). */
 static __always_inline void gadget_count_drop(void)
 {
@@ -147,6 +165,28 @@ static __always_inline void gadget_fill_header(struct gadget_event_header *h)
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* The header of an event that belongs to cgroup `cgid` (a socket's owner):
+ * the task fields are the current task's only when it runs in that cgroup;
+ * otherwise (softirq, timers) they are zero and comm is empty. */
+static __always_inline void gadget_fill_header_for_cgroup(struct gadget_event_header *h, __u64 cgid)
+{
+	gadget_fill_header(h);
+	if (h->cgroup_id == cgid)
+		return;
+	h->cgroup_id = cgid;
+	h->pid = 0;
+	h->tid = 0;
+	h->ppid = 0;
+	h->uid = 0;
+	__builtin_memset(h->comm, 0, sizeof(h->comm));
+}
+
+/* cgroup v2 id of the cgroup a socket was created in (sk->sk_cgrp_data). */
+static __always_inline __u64 gadget_sock_cgroup_id(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
 #endif /* TRACEJOB_GADGET_COMMON_H */

@@ -53,6 +53,12 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
   encodeConfig(params: Record<string, unknown>, filterByCgroup: boolean): Buffer;
   /** One ring-buffer record (without the framing) to an event. Throws on a record too short for its layout. */
   decode(record: Buffer, ctx: DecodeContext): E;
+  /**
+   * decode and encodeConfig built from the layouts in the object at `objectPath` (the one a session
+   * loads), for gadgets whose layouts derive from the object's BTF; the plain decode/encodeConfig
+   * use the object under the repository root.
+   */
+  layoutFor?(objectPath: string): Pick<GadgetDefinition<E>, 'decode' | 'encodeConfig'>;
   /** Present for a gadget that aggregates in the kernel instead of using the ring buffer. */
   readonly aggregate?: AggregatingGadget<E>;
   /** Present when the node summary has a section of the gadget's own (e.g. `profile`). */

@@ -22,7 +22,8 @@
  * attach() its own attach runs, its collector is polled every `pollIntervalMs` while tracing, and
  * stop() hands the collector's events to onEvents after detaching; lostEvents() is its count.
  * Any failure closes what was opened and throws (GadgetParamsError for params, naming the field;
- * RangeError for ringBufferBytes/cgroup ids; the addon's BpfError for kernel failures).
+ * RangeError for ringBufferBytes/cgroup ids; GadgetUnsupportedError when the kernel lacks a feature
+ * the gadget needs — a tracepoint, a CO-RE type/field, a helper —; the addon's BpfError otherwise).
  *
  * Files: the object is <root>/bpf/gadgets/<name>/<name>.bpf.o and the addon <root>/bpf/native,
  * where <root> is found by walking up from this module (works from source and from dist/);
@@ -35,6 +36,7 @@ import type { BpfObject, RingBufferReader } from '../native/index.js';
 import { forEachRecord } from '../native/ring-batch.ts';
 import { getGadget, parseParams } from '../gadgets/index.ts';
 import type { AggregateCollector, DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
+import { asUnsupported } from './gadget-unsupported.ts';
 import { findRepoRoot, gadgetObjectPath, nativeAddonPath } from './repo-paths.ts';
 
 type NativeAddon = typeof Native;
@@ -123,6 +125,7 @@ export class GadgetSession {
     private readonly traceAll: boolean,
     cgroupIds: readonly number[],
     private readonly options: GadgetSessionOptions,
+    private readonly decode: (record: Buffer, ctx: DecodeContext) => GadgetEvent,
   ) {
     this.filtered = new Set(cgroupIds);
   }
@@ -135,7 +138,6 @@ export class GadgetSession {
     const ids = options.cgroupIds === 'all' ? [] : [...new Set(options.cgroupIds)];
     const keys = ids.map(cgroupKey);
     if (options.ringBufferBytes !== undefined) checkRingBufferBytes(options.ringBufferBytes);
-    const config = gadget.encodeConfig(params, !traceAll);
     const ancestorMask = options.ancestorLevels?.length ? ancestorLevelMask(options.ancestorLevels) : undefined;
 
     const root = options.root ?? findRepoRoot();
@@ -143,6 +145,9 @@ export class GadgetSession {
     if (!existsSync(objectPath)) {
       throw new Error(`gadget ${gadget.name}: object ${objectPath} is missing; build it with: make -C bpf`);
     }
+    // the layouts of the object about to be loaded (not of a copy that may be older)
+    const layout = gadget.layoutFor?.(objectPath) ?? gadget;
+    const config = layout.encodeConfig(params, !traceAll);
     const addon = await loadAddon(root);
     const object = addon.BpfObject.open(objectPath);
     try {
@@ -153,7 +158,7 @@ export class GadgetSession {
       object.load();
       const one = Buffer.from([1]);
       for (const key of keys) object.mapUpdate(FILTER_MAP, key, one);
-      const session = new GadgetSession(gadget, params, object, addon, traceAll, ids, options);
+      const session = new GadgetSession(gadget, params, object, addon, traceAll, ids, options, (record, ctx) => layout.decode(record, ctx));
       if (gadget.aggregate) {
         object.attach();
         gadget.aggregate.attach(object, params);
@@ -168,7 +173,7 @@ export class GadgetSession {
       return session;
     } catch (err) {
       object.close();
-      throw err;
+      throw asUnsupported(gadget.name, err);
     }
   }
 
@@ -272,7 +277,7 @@ export class GadgetSession {
     const events: GadgetEvent[] = [];
     forEachRecord(batch, count, (record) => {
       try {
-        events.push(this.gadget.decode(record, ctx));
+        events.push(this.decode(record, ctx));
       } catch (err) {
         this.decodeErrorCount += 1;
         this.report(err as Error);

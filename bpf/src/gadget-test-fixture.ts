@@ -8,6 +8,8 @@ import type { TestCgroup } from '../../test/support/cgroups.ts';
 import { getGadget } from '../gadgets/index.ts';
 import type { GadgetEvent } from './gadget-definition.ts';
 import { GadgetSession } from './gadget-session.ts';
+import { Btf } from './btf.ts';
+import { encodeStruct } from './record-layout.ts';
 import { findRepoRoot } from './repo-paths.ts';
 
 /** `make -C bpf` for one gadget's object (a no-op when it is up to date). */
@@ -16,6 +18,17 @@ export function buildGadgetObject(name: string): void {
   if (!gadget) throw new Error(`unknown gadget ${name}`);
   const root = findRepoRoot();
   execFileSync('make', ['-s', '-C', join(root, 'bpf'), join(root, gadget.objectFile)], { stdio: 'inherit' });
+}
+
+/**
+ * A record of `gadget` as its object's BTF lays `struct <gadget>_event` out, with the members given
+ * by name set (`hdr.pid`, `family`, ...) and the rest zero: decoder test input without offsets.
+ */
+export function syntheticRecord(gadget: string, values: Readonly<Record<string, number | boolean | Buffer | string>>): Buffer {
+  const definition = getGadget(gadget);
+  if (!definition) throw new Error(`unknown gadget ${gadget}`);
+  buildGadgetObject(gadget);
+  return encodeStruct(Btf.fromObjectFile(join(findRepoRoot(), definition.objectFile)), `${gadget}_event`, values);
 }
 
 export interface TraceResult {

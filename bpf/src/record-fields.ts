@@ -1,13 +1,8 @@
 /**
- * Reading the pieces of a gadget record: the common 48-byte header (struct gadget_event_header of
- * bpf/include/gadget_common.h), NUL-terminated strings, IP addresses, errno and signal names.
+ * Reading the pieces of a gadget record: NUL-terminated strings, IP addresses, errno and signal
+ * names (the layout itself comes from the object's BTF: record-layout.ts).
  */
 import { constants } from 'node:os';
-import type { BaseEvent } from '../../contracts/index.ts';
-import type { DecodeContext } from './gadget-definition.ts';
-
-export const EVENT_HEADER_SIZE = 48;
-const COMM_LEN = 16;
 
 /** Thrown when a record is shorter than its gadget's layout needs. */
 export class RecordLayoutError extends Error {
@@ -19,10 +14,6 @@ export class RecordLayoutError extends Error {
     super(`${gadget} record of ${length} bytes is shorter than the ${needed} bytes its layout needs`);
     this.name = 'RecordLayoutError';
   }
-}
-
-export function requireLength(gadget: string, record: Buffer, needed: number): void {
-  if (record.length < needed) throw new RecordLayoutError(gadget, record.length, needed);
 }
 
 /** The string before the first NUL (or the whole slice), as UTF-8 (invalid bytes become U+FFFD). */
@@ -42,20 +33,6 @@ export function readCStrings(buf: Buffer, start: number, end: number): string[] 
     pos = nul + 1;
   }
   return out;
-}
-
-/** The common fields of a record's header; `timestamp` is wall-clock ns. */
-export function decodeHeader(record: Buffer, ctx: DecodeContext): BaseEvent {
-  const bootNs = record.readBigUInt64LE(0);
-  return {
-    timestamp: Number(bootNs + ctx.bootToWallOffsetNs),
-    pid: record.readUInt32LE(16),
-    tid: record.readUInt32LE(20),
-    ppid: record.readUInt32LE(24),
-    uid: record.readUInt32LE(28),
-    comm: readCString(record, 32, 32 + COMM_LEN),
-    cgroupId: Number(record.readBigUInt64LE(8)),
-  };
 }
 
 export function formatIPv4(buf: Buffer, offset: number): string {

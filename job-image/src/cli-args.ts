@@ -16,7 +16,8 @@ the event cap or a signal, writes events.ndjson + summary.json to --out, and upl
 
 Job:
   --spec FILE             NodeJobSpec JSON (also: env TRACEJOB_NODE_JOB); flags below override it
-  --gadget NAME           exec, open, bind, tcpconnect, signal, oomkill
+  --gadget NAME           exec, open, bind, tcpconnect, signal, oomkill, tcpretrans,
+                          mount, tcpdrop, blockio, dns
   --duration D            10, 10s, 500ms, 1m, 1m30s
   --param k=v             gadget parameter (repeatable; v parsed as JSON when it parses, else a string)
   --max-events N          stop after N events (default ${DEFAULT_MAX_EVENTS})

@@ -5,15 +5,8 @@
  * the result. The optional port filter (config.port, host order, 0 = any)
  * is applied in the kernel at sys_enter.
  *
- * Record (little endian), mirrored by bind.ts:
- *   0   struct gadget_event_header (48)
- *   48  s32 ret        0, or -errno
- *   52  s32 fd
- *   56  u16 family     AF_* from the sockaddr
- *   58  u16 port       host order (AF_INET/AF_INET6)
- *   60  u16 protocol   IPPROTO_* of the socket, 0 when unknown
- *   62  u16 sock_type  SOCK_* of the socket, 0 when unknown
- *   64  u8  addr[16]   IPv4 in the first 4 bytes, or IPv6
+ * Record: struct bind_event below (GADGET_RECORD); bind.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -44,7 +37,7 @@ struct bind_event {
 	__u8 addr[16];
 };
 
-_Static_assert(sizeof(struct bind_event) == 80, "bind_event layout");
+GADGET_RECORD(bind_event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -1,11 +1,11 @@
 /**
  * bind gadget: bind(2) with family, address, port, protocol and socket type (when the fd is a
- * socket) and the result. The `port` filter runs in the kernel. Record layout: see bind.bpf.c.
+ * socket) and the result. The `port` filter runs in the kernel. The record is struct bind_event of bind.bpf.c; the fields below say how its members are shown.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
-import type { DecodeContext, GadgetDefinition } from '../../src/gadget-definition.ts';
-import { decodeHeader, errnoName, familyName, formatAddress, requireLength } from '../../src/record-fields.ts';
+import { defineGadget, paramOrZero } from '../../src/define-gadget.ts';
+import { addressOf, errorOfResult, family, named, num } from '../../src/presenters.ts';
 
 export const bindParamsSchema = Type.Object(
   {
@@ -34,59 +34,51 @@ export interface BindEvent extends BaseEvent {
   [key: string]: unknown;
 }
 
-const SIZE = 80;
 const PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite', 262: 'mptcp' };
 const SOCK_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 4: 'rdm', 5: 'seqpacket', 6: 'dccp', 10: 'packet' };
+const orNumber = (n: number) => String(n);
 
-export function decodeBind(record: Buffer, ctx: DecodeContext): BindEvent {
-  requireLength('bind', record, SIZE);
-  const family = record.readUInt16LE(56);
-  const protocol = record.readUInt16LE(60);
-  const sockType = record.readUInt16LE(62);
-  const ret = record.readInt32LE(48);
-  const address = formatAddress(family, record, 64);
-  const event: BindEvent = {
-    gadget: 'bind',
-    ...decodeHeader(record, ctx),
-    fd: record.readInt32LE(52),
-    family: familyName(family),
-    ret,
-  };
-  if (address !== undefined) {
-    event.address = address;
-    event.port = record.readUInt16LE(58);
-  }
-  if (sockType) {
-    event.sockType = SOCK_TYPES[sockType] ?? String(sockType);
-    // sk_protocol is 0 for AF_UNIX and for "default" protocols of some families
-    if (protocol) event.protocol = PROTOCOLS[protocol] ?? String(protocol);
-  }
-  if (ret < 0) event.error = errnoName(-ret);
-  return event;
-}
-
-export const bindGadget: GadgetDefinition<BindEvent> = {
+export const bindGadget = defineGadget<BindEvent>({
   name: 'bind',
   description: 'Socket binds (bind): family, address, port, protocol, result.',
   paramsSchema: bindParamsSchema,
-  fields: [
-    { name: 'fd', type: 'number', description: 'Socket fd.' },
-    { name: 'family', type: 'string', description: 'Address family: inet, inet6, unix, ...' },
-    { name: 'address', type: 'string', description: 'Bound IP address.', optional: true },
-    { name: 'port', type: 'number', description: 'Bound port (0: any free port).', optional: true },
-    { name: 'protocol', type: 'string', description: 'tcp, udp, ... of the socket.', optional: true },
-    { name: 'sockType', type: 'string', description: 'stream, dgram, ... of the socket.', optional: true },
-    { name: 'ret', type: 'number', description: '0, or -errno.' },
-    { name: 'error', type: 'string', description: 'errno name of a failed bind.', optional: true },
-  ],
-  topFields: ['comm', 'port', 'error'],
-  objectFile: 'bpf/gadgets/bind/bind.bpf.o',
-  encodeConfig(params, filterByCgroup) {
-    const p = params as BindParams;
-    const buf = Buffer.alloc(4);
-    buf.writeUInt8(filterByCgroup ? 1 : 0, 0);
-    buf.writeUInt16LE(p.port ?? 0, 2);
-    return buf;
+  record: {
+    struct: 'bind_event',
+    fields: [
+      { name: 'fd', type: 'number', description: 'Socket fd.', from: 'fd' },
+      { name: 'family', type: 'string', description: 'Address family: inet, inet6, unix, ...', from: 'family', present: family },
+      { name: 'address', type: 'string', description: 'Bound IP address.', optional: true, from: ['family', 'addr'], present: addressOf },
+      {
+        name: 'port',
+        type: 'number',
+        description: 'Bound port (0: any free port).',
+        optional: true,
+        from: ['family', 'addr', 'port'],
+        present: (fam, addr, port) => (addressOf(fam, addr) !== undefined ? num(port) : undefined),
+      },
+      {
+        name: 'protocol',
+        type: 'string',
+        description: 'tcp, udp, ... of the socket.',
+        optional: true,
+        // sk_protocol is 0 for AF_UNIX and for "default" protocols of some families
+        from: ['sock_type', 'protocol'],
+        present: (type, proto) => (num(type) && num(proto) ? named(PROTOCOLS, orNumber)(proto) : undefined),
+      },
+      {
+        name: 'sockType',
+        type: 'string',
+        description: 'stream, dgram, ... of the socket.',
+        optional: true,
+        from: 'sock_type',
+        present: (type) => (num(type) ? named(SOCK_TYPES, orNumber)(type) : undefined),
+      },
+      { name: 'ret', type: 'number', description: '0, or -errno.', from: 'ret' },
+      { name: 'error', type: 'string', description: 'errno name of a failed bind.', optional: true, from: 'ret', present: errorOfResult },
+    ],
   },
-  decode: decodeBind,
-};
+  topFields: ['comm', 'port', 'error'],
+  config: { struct: 'bind_config', members: { port: paramOrZero('port') } },
+});
+
+export const decodeBind = bindGadget.decode;

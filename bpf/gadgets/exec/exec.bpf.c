@@ -7,14 +7,8 @@
  * per-process in-flight entry; at sys_exit the return value is added and the
  * record is emitted with only the bytes used (compact variable-length record).
  *
- * Record (little endian), mirrored by exec.ts:
- *   0   struct gadget_event_header (48)
- *   48  s32 retval
- *   52  u32 buf_len      bytes used in buf
- *   56  u16 argc         arguments captured
- *   58  u8  flags        EXEC_FLAG_*
- *   59  u8  pad[5]
- *   64  char buf[buf_len]: filename\0 arg0\0 arg1\0 ...
+ * Record: struct exec_event below (GADGET_RECORD); exec.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  *
  * In-flight entries are keyed by tgid, not tid: after a successful exec from a
  * non-leader thread the kernel gives the thread the leader's id.
@@ -53,7 +47,7 @@ struct exec_event {
 	char buf[EXEC_BUF_SIZE];
 };
 
-_Static_assert(__builtin_offsetof(struct exec_event, buf) == 64, "exec_event layout");
+GADGET_RECORD(exec_event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -10,16 +10,8 @@
  * is whichever task ran into the limit and invoked the OOM killer. That task
  * is recorded as the trigger.
  *
- * Record (little endian), mirrored by oomkill.ts:
- *   0   struct gadget_event_header (48)   the victim
- *   48  u64 total_vm_pages
- *   56  u64 anon_rss_pages
- *   64  u64 file_rss_pages
- *   72  u64 shmem_rss_pages
- *   80  u32 trigger_pid
- *   84  s16 oom_score_adj
- *   86  u16 pad
- *   88  char trigger_comm[16]
+ * Record: struct oomkill_event below (GADGET_RECORD); oomkill.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -50,7 +42,7 @@ struct oomkill_event {
 	char trigger_comm[16];
 };
 
-_Static_assert(sizeof(struct oomkill_event) == 104, "oomkill_event layout");
+GADGET_RECORD(oomkill_event);
 
 static __always_inline __u64 oom_counter(struct mm_struct *mm, int i)
 {

@@ -2,12 +2,12 @@
  * oomkill gadget: processes the OOM killer chose (oom:mark_victim, as a raw tracepoint). The process
  * fields (pid, tid, ppid, uid, comm, cgroupId) are the VICTIM's, and the cgroup filter applies to the
  * victim's cgroup v2 id; the task that ran into the memory limit and invoked the OOM killer is
- * reported as `triggerPid`/`triggerComm`. Record layout: see oomkill.bpf.c.
+ * reported as `triggerPid`/`triggerComm`. The record is struct oomkill_event of oomkill.bpf.c; the fields below say how its members are shown.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
-import type { DecodeContext, GadgetDefinition } from '../../src/gadget-definition.ts';
-import { decodeHeader, readCString, requireLength } from '../../src/record-fields.ts';
+import { defineGadget } from '../../src/define-gadget.ts';
+import { num, text } from '../../src/presenters.ts';
 
 export const oomkillParamsSchema = Type.Object({}, { additionalProperties: false });
 export type OomkillParams = Static<typeof oomkillParamsSchema>;
@@ -27,45 +27,32 @@ export interface OomkillEvent extends BaseEvent {
   [key: string]: unknown;
 }
 
-const SIZE = 104;
-
-export function decodeOomkill(record: Buffer, ctx: DecodeContext): OomkillEvent {
-  requireLength('oomkill', record, SIZE);
-  const anon = Number(record.readBigUInt64LE(56));
-  const file = Number(record.readBigUInt64LE(64));
-  const shmem = Number(record.readBigUInt64LE(72));
-  return {
-    gadget: 'oomkill',
-    ...decodeHeader(record, ctx),
-    totalVmPages: Number(record.readBigUInt64LE(48)),
-    rssPages: anon + file + shmem,
-    anonRssPages: anon,
-    fileRssPages: file,
-    shmemRssPages: shmem,
-    oomScoreAdj: record.readInt16LE(84),
-    triggerPid: record.readUInt32LE(80),
-    triggerComm: readCString(record, 88, 104),
-  };
-}
-
-export const oomkillGadget: GadgetDefinition<OomkillEvent> = {
+export const oomkillGadget = defineGadget<OomkillEvent>({
   name: 'oomkill',
   description: 'Processes killed by the OOM killer: victim, its memory in pages, the task that triggered it.',
   paramsSchema: oomkillParamsSchema,
-  fields: [
-    { name: 'totalVmPages', type: 'number', description: "Victim's virtual memory, pages." },
-    { name: 'rssPages', type: 'number', description: "Victim's resident memory, pages." },
-    { name: 'anonRssPages', type: 'number', description: 'Anonymous resident pages.' },
-    { name: 'fileRssPages', type: 'number', description: 'File-backed resident pages.' },
-    { name: 'shmemRssPages', type: 'number', description: 'Shared-memory resident pages.' },
-    { name: 'oomScoreAdj', type: 'number', description: "Victim's oom_score_adj." },
-    { name: 'triggerPid', type: 'number', description: 'Process that invoked the OOM killer.' },
-    { name: 'triggerComm', type: 'string', description: 'Command of the process that invoked the OOM killer.' },
-  ],
-  topFields: ['comm'],
-  objectFile: 'bpf/gadgets/oomkill/oomkill.bpf.o',
-  encodeConfig(_params, filterByCgroup) {
-    return Buffer.from([filterByCgroup ? 1 : 0]);
+  record: {
+    struct: 'oomkill_event',
+    fields: [
+      { name: 'totalVmPages', type: 'number', description: "Victim's virtual memory, pages.", from: 'total_vm_pages' },
+      {
+        name: 'rssPages',
+        type: 'number',
+        description: "Victim's resident memory, pages.",
+        from: ['anon_rss_pages', 'file_rss_pages', 'shmem_rss_pages'],
+        present: (anon, file, shmem) => num(anon) + num(file) + num(shmem),
+      },
+      { name: 'anonRssPages', type: 'number', description: 'Anonymous resident pages.', from: 'anon_rss_pages' },
+      { name: 'fileRssPages', type: 'number', description: 'File-backed resident pages.', from: 'file_rss_pages' },
+      { name: 'shmemRssPages', type: 'number', description: 'Shared-memory resident pages.', from: 'shmem_rss_pages' },
+      { name: 'oomScoreAdj', type: 'number', description: "Victim's oom_score_adj.", from: 'oom_score_adj' },
+      { name: 'triggerPid', type: 'number', description: 'Process that invoked the OOM killer.', from: 'trigger_pid' },
+      { name: 'triggerComm', type: 'string', description: 'Command of the process that invoked the OOM killer.', from: 'trigger_comm', present: text },
+    ],
+    unused: ['pad'],
   },
-  decode: decodeOomkill,
-};
+  topFields: ['comm'],
+  config: { struct: 'oomkill_config', members: {} },
+});
+
+export const decodeOomkill = oomkillGadget.decode;

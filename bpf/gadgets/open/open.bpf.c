@@ -9,17 +9,8 @@
  * matching calls are kept per thread and emitted at sys_exit with the result.
  * failed_only (result < 0) is also applied in the kernel, at exit.
  *
- * Record (little endian), mirrored by open.ts:
- *   0   struct gadget_event_header (48)
- *   48  s32 ret        fd, or -errno
- *   52  u32 flags      O_* flags
- *   56  u32 mode
- *   60  u16 path_len   bytes of path including the NUL
- *   62  u8  syscall    OPEN_SYSCALL_*
- *   63  u8  path_truncated
- *   64  s32 dirfd      AT_FDCWD (-100) for open(2)
- *   68  u32 pad
- *   72  char path[path_len]
+ * Record: struct open_event below (GADGET_RECORD); open.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -55,8 +46,7 @@ struct open_event {
 	char path[OPEN_PATH_MAX];
 };
 
-_Static_assert(__builtin_offsetof(struct open_event, path) == 72, "open_event layout");
-_Static_assert(sizeof(struct open_config) == 260, "open_config layout");
+GADGET_RECORD(open_event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -2,12 +2,12 @@
  * open gadget: open(2)/openat(2)/openat2(2) with path, flags, mode and the fd or errno.
  * Both filters run in the kernel: `pathPrefix` is a byte-wise prefix of the path AS PASSED to the
  * call (a relative path stays relative; no resolution of dirfd, `..` or symlinks); `failedOnly`
- * keeps calls that returned an error. Record layout: see open.bpf.c.
+ * keeps calls that returned an error. The record is struct open_event of open.bpf.c; the fields below say how its members are shown.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
-import type { DecodeContext, GadgetDefinition } from '../../src/gadget-definition.ts';
-import { decodeHeader, errnoName, readCString, requireLength } from '../../src/record-fields.ts';
+import { defineGadget, paramFlag } from '../../src/define-gadget.ts';
+import { errorOfResult, named, nonZero, num, textOfLength } from '../../src/presenters.ts';
 
 const PATH_MAX = 256;
 
@@ -44,7 +44,6 @@ export interface OpenEvent extends BaseEvent {
   [key: string]: unknown;
 }
 
-const FIXED = 72;
 const SYSCALLS = ['open', 'openat', 'openat2'] as const;
 
 /** x86-64/generic values of the O_* flags (not the access mode). */
@@ -81,66 +80,47 @@ export function openFlagNames(flags: number): string {
   return names.join('|');
 }
 
-export function decodeOpen(record: Buffer, ctx: DecodeContext): OpenEvent {
-  requireLength('open', record, FIXED);
-  const ret = record.readInt32LE(48);
-  const flags = record.readUInt32LE(52);
-  const pathLen = Math.min(record.readUInt16LE(60), record.length - FIXED);
-  const event: OpenEvent = {
-    gadget: 'open',
-    ...decodeHeader(record, ctx),
-    syscall: SYSCALLS[record.readUInt8(62)] ?? 'openat',
-    path: readCString(record, FIXED, FIXED + pathLen),
-    pathTruncated: record.readUInt8(63) !== 0,
-    dirfd: record.readInt32LE(64),
-    flags,
-    flagNames: openFlagNames(flags),
-    mode: record.readUInt32LE(56),
-    ret,
-  };
-  if (ret >= 0) event.fd = ret;
-  else {
-    event.errno = -ret;
-    event.error = errnoName(-ret);
-  }
-  return event;
-}
-
-export const openGadget: GadgetDefinition<OpenEvent> = {
+export const openGadget = defineGadget<OpenEvent>({
   name: 'open',
   description: 'File opens (open, openat, openat2): path, flags, mode, fd or errno.',
   paramsSchema: openParamsSchema,
-  fields: [
-    { name: 'syscall', type: 'string', description: 'open, openat or openat2.' },
-    { name: 'path', type: 'string', description: 'Path as passed (at most 255 bytes).' },
-    { name: 'pathTruncated', type: 'boolean', description: 'The path was cut at 255 bytes.' },
-    { name: 'dirfd', type: 'number', description: 'Directory fd of a relative path (-100: current directory).' },
-    { name: 'flags', type: 'number', description: 'O_* flags.' },
-    { name: 'flagNames', type: 'string', description: 'O_* flags by name.' },
-    { name: 'mode', type: 'number', description: 'Mode bits for a created file.' },
-    { name: 'ret', type: 'number', description: 'fd, or -errno.' },
-    { name: 'fd', type: 'number', description: 'The new fd.', optional: true },
-    { name: 'errno', type: 'number', description: 'errno of a failed open.', optional: true },
-    { name: 'error', type: 'string', description: 'errno name of a failed open.', optional: true },
-  ],
+  record: {
+    struct: 'open_event',
+    variableTail: 'path',
+    fields: [
+      { name: 'syscall', type: 'string', description: 'open, openat or openat2.', from: 'syscall', present: named(SYSCALLS, () => 'openat') },
+      { name: 'path', type: 'string', description: 'Path as passed (at most 255 bytes).', from: ['path', 'path_len'], present: textOfLength },
+      { name: 'pathTruncated', type: 'boolean', description: 'The path was cut at 255 bytes.', from: 'path_truncated', present: nonZero },
+      { name: 'dirfd', type: 'number', description: 'Directory fd of a relative path (-100: current directory).', from: 'dirfd' },
+      { name: 'flags', type: 'number', description: 'O_* flags.', from: 'flags' },
+      { name: 'flagNames', type: 'string', description: 'O_* flags by name.', from: 'flags', present: (flags) => openFlagNames(num(flags)) },
+      { name: 'mode', type: 'number', description: 'Mode bits for a created file.', from: 'mode' },
+      { name: 'ret', type: 'number', description: 'fd, or -errno.', from: 'ret' },
+      { name: 'fd', type: 'number', description: 'The new fd.', optional: true, from: 'ret', present: (ret) => (num(ret) >= 0 ? num(ret) : undefined) },
+      { name: 'errno', type: 'number', description: 'errno of a failed open.', optional: true, from: 'ret', present: (ret) => (num(ret) < 0 ? -num(ret) : undefined) },
+      { name: 'error', type: 'string', description: 'errno name of a failed open.', optional: true, from: 'ret', present: errorOfResult },
+    ],
+    unused: ['pad'],
+  },
   topFields: ['comm', 'path', 'error'],
-  objectFile: 'bpf/gadgets/open/open.bpf.o',
   checkParams(params) {
     const bytes = Buffer.byteLength(String(params.pathPrefix ?? ''), 'utf8');
     return bytes > PATH_MAX - 1 ? [{ field: 'pathPrefix', message: `must be at most ${PATH_MAX - 1} bytes in UTF-8, is ${bytes}` }] : [];
   },
-  encodeConfig(params, filterByCgroup) {
-    const p = params as OpenParams;
-    const prefix = Buffer.from(p.pathPrefix ?? '', 'utf8');
-    if (prefix.length > PATH_MAX - 1) {
-      throw new RangeError(`pathPrefix is ${prefix.length} bytes; at most ${PATH_MAX - 1}`);
-    }
-    const buf = Buffer.alloc(4 + PATH_MAX);
-    buf.writeUInt8(filterByCgroup ? 1 : 0, 0);
-    buf.writeUInt8(p.failedOnly ? 1 : 0, 1);
-    buf.writeUInt16LE(prefix.length, 2);
-    prefix.copy(buf, 4);
-    return buf;
+  config: {
+    struct: 'open_config',
+    members: {
+      failed_only: paramFlag('failedOnly'),
+      prefix_len: (params) => prefixBytes(params).length,
+      prefix: prefixBytes,
+    },
   },
-  decode: decodeOpen,
-};
+});
+
+function prefixBytes(params: Record<string, unknown>): Buffer {
+  const prefix = Buffer.from(String(params.pathPrefix ?? ''), 'utf8');
+  if (prefix.length > PATH_MAX - 1) throw new RangeError(`pathPrefix is ${prefix.length} bytes; at most ${PATH_MAX - 1}`);
+  return prefix;
+}
+
+export const decodeOpen = openGadget.decode;

@@ -7,15 +7,8 @@
  * Optional kernel-side filters: one signal number, and failed-only
  * (result != delivered).
  *
- * Record (little endian), mirrored by signal.ts:
- *   0   struct gadget_event_header (48)   the sender
- *   48  s32 sig
- *   52  s32 errno_     si_errno
- *   56  s32 code       si_code
- *   60  s32 target_pid  target thread id
- *   64  s32 group       1 when sent to the whole thread group
- *   68  s32 result      TRACE_SIGNAL_*
- *   72  char target_comm[16]
+ * Record: struct signal_event below (GADGET_RECORD); signal.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -43,7 +36,7 @@ struct signal_event {
 	char target_comm[16];
 };
 
-_Static_assert(sizeof(struct signal_event) == 88, "signal_event layout");
+GADGET_RECORD(signal_event);
 
 SEC("tracepoint/signal/signal_generate")
 int tracepoint__signal__signal_generate(struct trace_event_raw_signal_generate *ctx)

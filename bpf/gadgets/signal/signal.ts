@@ -2,12 +2,12 @@
  * signal gadget: signals generated (signal:signal_generate). The process fields (pid, comm, uid,
  * cgroupId) are the SENDER's (the task running when the kernel generated the signal; for signals
  * the kernel sends itself, e.g. SIGCHLD at exit or SIGSEGV, that is the task involved); the cgroup
- * filter applies to the sender. Record layout: see signal.bpf.c.
+ * filter applies to the sender. The record is struct signal_event of signal.bpf.c; the fields below say how its members are shown.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
-import type { DecodeContext, GadgetDefinition } from '../../src/gadget-definition.ts';
-import { decodeHeader, readCString, requireLength, signalName } from '../../src/record-fields.ts';
+import { defineGadget, paramFlag, paramOrZero } from '../../src/define-gadget.ts';
+import { named, nonZero, signal, text } from '../../src/presenters.ts';
 
 export const signalParamsSchema = Type.Object(
   {
@@ -35,48 +35,35 @@ export interface SignalEvent extends BaseEvent {
   [key: string]: unknown;
 }
 
-const SIZE = 88;
 /** enum trace_signal_result, in order. */
 const RESULTS: readonly SignalResult[] = ['delivered', 'ignored', 'already pending', 'overflow', 'lost info'];
 
-export function decodeSignal(record: Buffer, ctx: DecodeContext): SignalEvent {
-  requireLength('signal', record, SIZE);
-  const sig = record.readInt32LE(48);
-  return {
-    gadget: 'signal',
-    ...decodeHeader(record, ctx),
-    signal: sig,
-    signalName: signalName(sig),
-    targetPid: record.readInt32LE(60),
-    targetComm: readCString(record, 72, 88),
-    group: record.readInt32LE(64) !== 0,
-    code: record.readInt32LE(56),
-    result: RESULTS[record.readInt32LE(68)] ?? 'delivered',
-  };
-}
-
-export const signalGadget: GadgetDefinition<SignalEvent> = {
+export const signalGadget = defineGadget<SignalEvent>({
   name: 'signal',
   description: 'Signals generated: signal, sender, target, result.',
   paramsSchema: signalParamsSchema,
-  fields: [
-    { name: 'signal', type: 'number', description: 'Signal number.' },
-    { name: 'signalName', type: 'string', description: 'Signal name, e.g. SIGTERM.' },
-    { name: 'targetPid', type: 'number', description: 'Target thread id.' },
-    { name: 'targetComm', type: 'string', description: 'Target command name.' },
-    { name: 'group', type: 'boolean', description: 'Sent to the whole process rather than one thread.' },
-    { name: 'code', type: 'number', description: 'si_code.' },
-    { name: 'result', type: 'string', description: 'delivered, ignored, already pending, overflow or lost info.' },
-  ],
-  topFields: ['comm', 'signalName', 'targetComm'],
-  objectFile: 'bpf/gadgets/signal/signal.bpf.o',
-  encodeConfig(params, filterByCgroup) {
-    const p = params as SignalParams;
-    const buf = Buffer.alloc(8);
-    buf.writeUInt8(filterByCgroup ? 1 : 0, 0);
-    buf.writeUInt8(p.failedOnly ? 1 : 0, 1);
-    buf.writeInt32LE(p.signal ?? 0, 4);
-    return buf;
+  record: {
+    struct: 'signal_event',
+    fields: [
+      { name: 'signal', type: 'number', description: 'Signal number.', from: 'sig' },
+      { name: 'signalName', type: 'string', description: 'Signal name, e.g. SIGTERM.', from: 'sig', present: signal },
+      { name: 'targetPid', type: 'number', description: 'Target thread id.', from: 'target_pid' },
+      { name: 'targetComm', type: 'string', description: 'Target command name.', from: 'target_comm', present: text },
+      { name: 'group', type: 'boolean', description: 'Sent to the whole process rather than one thread.', from: 'group', present: nonZero },
+      { name: 'code', type: 'number', description: 'si_code.', from: 'code' },
+      {
+        name: 'result',
+        type: 'string',
+        description: 'delivered, ignored, already pending, overflow or lost info.',
+        from: 'result',
+        present: named(RESULTS, () => 'delivered'),
+      },
+    ],
+    // errno_ of the tracepoint is always 0 for generated signals
+    unused: ['errno_'],
   },
-  decode: decodeSignal,
-};
+  topFields: ['comm', 'signalName', 'targetComm'],
+  config: { struct: 'signal_config', members: { failed_only: paramFlag('failedOnly'), sig: paramOrZero('signal') } },
+});
+
+export const decodeSignal = signalGadget.decode;

@@ -12,18 +12,8 @@
  * addresses and ports from the tracepoint, and sk_err to tell a refused
  * connection (ECONNREFUSED) from a timed out one (ETIMEDOUT), etc.
  *
- * Record (little endian), mirrored by tcpconnect.ts:
- *   0   struct gadget_event_header (48)   the connecting task; ts = outcome
- *   48  u64 latency_ns    SYN_SENT -> outcome
- *   56  u16 family        AF_INET / AF_INET6
- *   58  u16 sport         host order
- *   60  u16 dport         host order
- *   62  u8  newstate      TCP_ESTABLISHED (1) or TCP_CLOSE (7)
- *   63  u8  pad
- *   64  s32 sk_err        errno on the socket at the outcome (0 if none)
- *   68  u32 pad2
- *   72  u8  saddr[16]     IPv4 in the first 4 bytes, or IPv6
- *   88  u8  daddr[16]
+ * Record: struct tcpconnect_event below (GADGET_RECORD); tcpconnect.ts builds its decoder
+ * from the layout in this object's BTF, so the struct is the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -60,7 +50,7 @@ struct tcpconnect_event {
 	__u8 daddr[16];
 };
 
-_Static_assert(sizeof(struct tcpconnect_event) == 104, "tcpconnect_event layout");
+GADGET_RECORD(tcpconnect_event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -1,0 +1,95 @@
+/**
+ * blockio gadget: block I/O requests with device, operation, sector, bytes and the latency from
+ * issue to completion. The process fields are those of the task that issued the request (the one
+ * doing synchronous or O_DIRECT I/O; page-cache writeback is issued by kernel threads and not
+ * attributed to a target); `timestamp` is the completion. Operation and flag names come from the
+ * running kernel's BTF (enum req_op, enum req_flag_bits), whose numbers differ between versions.
+ * The record is struct blockio_event of blockio.bpf.c; the fields below say how its members are shown.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { BaseEvent } from '../../../contracts/index.ts';
+import { defineGadget, paramOrZero } from '../../src/define-gadget.ts';
+import { kernelEnum } from '../../src/kernel-enums.ts';
+import { named, num, text } from '../../src/presenters.ts';
+
+export const blockioParamsSchema = Type.Object(
+  {
+    minLatencyUs: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 60_000_000, description: 'Only report requests that took at least this many microseconds. Absent: every request.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BlockioParams = Static<typeof blockioParamsSchema>;
+
+export interface BlockioEvent extends BaseEvent {
+  gadget: 'blockio';
+  /** Disk name, e.g. sda, nvme0n1, loop3. */
+  disk: string;
+  /** major:minor of the disk. */
+  device: string;
+  /** read, write, flush, discard, ... */
+  op: string;
+  /** REQ_* flags by name, e.g. SYNC|IDLE. */
+  flags: string;
+  sector: number;
+  bytes: number;
+  latencyNs: number;
+  /** blk_status_t name of a failed request. */
+  error?: string;
+  [key: string]: unknown;
+}
+
+const REQ_OP_BITS = 8;
+/** blk_status_t values (include/linux/blk_types.h), which are #defines and so not in the BTF. */
+const BLK_STATUS: Record<number, string> = {
+  1: 'NOTSUPP',
+  2: 'TIMEOUT',
+  3: 'NOSPC',
+  4: 'TRANSPORT',
+  5: 'TARGET',
+  6: 'RESV_CONFLICT',
+  7: 'MEDIUM',
+  8: 'PROTECTION',
+  9: 'RESOURCE',
+  10: 'IOERR',
+};
+
+export function requestOp(cmdFlags: number): string {
+  const op = cmdFlags & ((1 << REQ_OP_BITS) - 1);
+  const name = kernelEnum('req_op').get(op);
+  return name ? name.replace(/^REQ_OP_/, '').toLowerCase() : `op ${op}`;
+}
+
+export function requestFlags(cmdFlags: number): string {
+  const bits = kernelEnum('req_flag_bits');
+  const names: string[] = [];
+  for (let bit = REQ_OP_BITS; bit < 32; bit++) {
+    if ((cmdFlags >>> bit) & 1) names.push((bits.get(bit) ?? `bit${bit}`).replace(/^__REQ_/, ''));
+  }
+  return names.join('|');
+}
+
+export const blockioGadget = defineGadget<BlockioEvent>({
+  name: 'blockio',
+  description: 'Block I/O requests: disk, operation, sector, bytes, latency from issue to completion.',
+  paramsSchema: blockioParamsSchema,
+  record: {
+    struct: 'blockio_event',
+    fields: [
+      { name: 'disk', type: 'string', description: 'Disk name, e.g. sda, nvme0n1, loop3.', from: 'disk', present: text },
+      { name: 'device', type: 'string', description: 'major:minor of the disk.', from: ['major', 'minor'], present: (major, minor) => `${num(major)}:${num(minor)}` },
+      { name: 'op', type: 'string', description: 'read, write, flush, discard, ...', from: 'cmd_flags', present: (f) => requestOp(num(f)) },
+      { name: 'flags', type: 'string', description: 'REQ_* flags by name, e.g. SYNC|IDLE.', from: 'cmd_flags', present: (f) => requestFlags(num(f)) },
+      { name: 'sector', type: 'number', description: 'First sector (512 bytes).', from: 'sector' },
+      { name: 'bytes', type: 'number', description: 'Bytes of the request.', from: 'bytes' },
+      { name: 'latencyNs', type: 'number', description: 'Nanoseconds from issue to completion.', from: 'latency_ns' },
+      { name: 'error', type: 'string', description: 'blk_status_t of a failed request, e.g. IOERR.', optional: true, from: 'error', present: (e) => (num(e) ? named(BLK_STATUS, String)(e) : undefined) },
+    ],
+    unused: ['pad'],
+  },
+  topFields: ['comm', 'disk', 'op'],
+  config: { struct: 'blockio_config', members: { min_latency_us: paramOrZero('minLatencyUs') } },
+});
+
+export const decodeBlockio = blockioGadget.decode;
