@@ -24,7 +24,8 @@ describe('gadget registry', () => {
   });
 
   test('every decoder and config encoder builds against the layouts in its object', () => {
-    for (const g of listGadgets()) {
+    // an aggregating gadget (profile) reads its maps itself: it has no ring-buffer record
+    for (const g of listGadgets().filter((x) => !x.aggregate)) {
       buildGadgetObject(g.name);
       const layout = g.layoutFor?.(join(findRepoRoot(), g.objectFile));
       assert.ok(layout, `${g.name} derives its layouts from its object`);

@@ -43,7 +43,7 @@ describe('BTF of the gadget objects', () => {
         );
         structs += 1;
       }
-      assert.ok(btf.structNames().includes(`${g.name}_event`), `${g.name}: its record struct is in the BTF`);
+      if (!g.aggregate) assert.ok(btf.structNames().includes(`${g.name}_event`), `${g.name}: its record struct is in the BTF`);
       assert.ok(btf.structNames().includes(`${g.name}_config`), `${g.name}: its config struct is in the BTF`);
     }
     assert.ok(structs > 100, `compared ${structs} structs`);
