@@ -122,7 +122,8 @@ static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
 }
 
 /* gadget_cgroup_allowed() for a cgroup id found elsewhere than in the
- * current task (e.g. a socket's, when the event runs in softirq context). */
+ * current task (e.g. a socket's, when the event runs in softirq context).
+ * It matches the id itself only, not gadget_filter_ancestor_levels. */
 static __always_inline bool gadget_cgroup_id_allowed(bool filter_enabled, __u64 cgid)
 {
 	if (!filter_enabled)
