@@ -16,7 +16,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { release as hostRelease } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { build } from 'esbuild';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 
@@ -72,21 +74,35 @@ const { values: opts } = parseArgs({
  * node process without a TypeScript loader. Under TCG, starting node costs about a minute and each
  * of the hundreds of module files read over 9p adds to it; one file of plain JS avoids both.
  */
-function bundleTests(files: string[]): string {
+async function bundleTests(files: string[]): Promise<string> {
   const entry = inRepo('.gadget-tests.ts');
   const bundle = inRepo('.gadget-tests.mjs');
   writeFileSync(entry, files.map((f) => `import '../../${f}';\n`).join(''));
-  execFileSync(join(checkout, 'node_modules/.bin/esbuild'), [
-    entry,
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--target=node20',
-    '--log-level=warning',
-    `--outfile=${bundle}`,
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    outfile: bundle,
     // CommonJS dependencies inside an ES module bundle still call require
-    "--banner:js=import { createRequire as __tjRequire } from 'node:module'; const require = __tjRequire(import.meta.url);",
-  ]);
+    banner: { js: "import { createRequire as __tjRequire } from 'node:module'; const require = __tjRequire(import.meta.url);" },
+    plugins: [
+      {
+        // each source file keeps its own import.meta.dirname/filename (tests find files beside them)
+        name: 'own-dirname',
+        setup(b) {
+          b.onLoad({ filter: /\.ts$/ }, async (args) => ({
+            loader: 'ts',
+            contents: (await readFile(args.path, 'utf8'))
+              .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
+              .replaceAll('import.meta.filename', JSON.stringify(args.path)),
+          }));
+        },
+      },
+    ],
+  });
   return bundle;
 }
 
@@ -270,7 +286,7 @@ async function main(): Promise<void> {
   // the guests see this checkout read-only: its objects must be up to date before they boot
   execFileSync('make', ['-s', '-C', join(repo, 'bpf')], { stdio: 'inherit' });
   // the guests (one vCPU each) run side by side; the host run goes first, alone
-  const bundle = bundleTests(files);
+  const bundle = await bundleTests(files);
   const host = opts['no-host'] ? [] : [await runHost(bundle, work)];
   const guests = await Promise.all(kernels.map((k) => runGuest(k, bundle, work)));
   const runs = [...host, ...guests];
