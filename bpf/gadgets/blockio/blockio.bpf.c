@@ -6,12 +6,14 @@
  * struct request * and for completion the status and bytes, are the same on
  * every kernel of interest; the formatted structs are not).
  *
- * At issue the task issuing the request is recorded when it passes the
- * cgroup filter (a synchronous or O_DIRECT request is issued by the process
- * that asked for it), keyed by the request pointer; the completion (irq or a
- * driver thread) emits the record with that task. Requests issued by kernel
- * threads on behalf of a target (page cache writeback) are not attributed to
- * it and so not seen with the filter on.
+ * The task is the one that submitted the request's first bio: block_bio_queue
+ * runs in the submitter's context (raw tracepoint, (struct bio *) since 5.11),
+ * where the cgroup filter is checked and the header recorded by bio; at issue
+ * (often from a kernel worker: plugging, the I/O scheduler) it moves to the
+ * request, keyed by its pointer, with the issue time; the completion (irq or
+ * a driver thread) emits it. Without a recorded bio the issuing task counts
+ * when it passes the filter. Page-cache writeback is submitted by kernel
+ * threads and so not attributed to a target.
  *
  * Record: struct blockio_event below (GADGET_RECORD); blockio.ts builds its decoder
  * from the layout in this object's BTF, so the struct is the only declaration.
@@ -55,16 +57,44 @@ struct {
 	__type(value, struct blockio_event);
 } blockio_inflight SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct gadget_event_header);
+} blockio_submitted SEC(".maps");
+
+SEC("raw_tp/block_bio_queue")
+int BPF_PROG(raw_tp__block_bio_queue, struct bio *bio)
+{
+	struct gadget_event_header hdr;
+	__u64 key = (__u64)bio;
+
+	if (!gadget_cgroup_allowed(config.filter_by_cgroup))
+		return 0;
+	gadget_fill_header(&hdr);
+	bpf_map_update_elem(&blockio_submitted, &key, &hdr, BPF_ANY);
+	return 0;
+}
+
 SEC("raw_tp/block_rq_issue")
 int BPF_PROG(raw_tp__block_rq_issue, struct request *rq)
 {
 	struct blockio_event e = {};
+	struct gadget_event_header *submitter;
 	struct gendisk *disk;
-	__u64 key = (__u64)rq;
+	__u64 key = (__u64)rq, bio = (__u64)BPF_CORE_READ(rq, bio);
 
-	if (!gadget_cgroup_allowed(config.filter_by_cgroup))
+	submitter = bio ? bpf_map_lookup_elem(&blockio_submitted, &bio) : NULL;
+	if (submitter) {
+		__builtin_memcpy(&e.hdr, submitter, sizeof(e.hdr));
+		e.hdr.ts_boot_ns = bpf_ktime_get_boot_ns();
+		bpf_map_delete_elem(&blockio_submitted, &bio);
+	} else if (gadget_cgroup_allowed(config.filter_by_cgroup)) {
+		gadget_fill_header(&e.hdr);
+	} else {
 		return 0;
-	gadget_fill_header(&e.hdr);
+	}
 	disk = BPF_CORE_READ(rq, q, disk);
 	e.major = BPF_CORE_READ(disk, major);
 	e.minor = BPF_CORE_READ(disk, first_minor);

@@ -1,8 +1,9 @@
 /**
  * blockio gadget: block I/O requests with device, operation, sector, bytes and the latency from
- * issue to completion. The process fields are those of the task that issued the request (the one
- * doing synchronous or O_DIRECT I/O; page-cache writeback is issued by kernel threads and not
- * attributed to a target); `timestamp` is the completion. Operation and flag names come from the
+ * issue to completion. The process fields are those of the task that submitted the request's first
+ * bio (the one doing synchronous or O_DIRECT I/O, also when a kernel worker issues it; page-cache
+ * writeback is submitted by kernel threads and not attributed to a target); `timestamp` is the
+ * completion. Operation and flag names come from the
  * running kernel's BTF (enum req_op, enum req_flag_bits), whose numbers differ between versions.
  * The record is struct blockio_event of blockio.bpf.c; the fields below say how its members are shown.
  */
