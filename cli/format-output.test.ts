@@ -35,6 +35,30 @@ test('the summary shows status, counts, each node and the top values', () => {
   assert.match(text, /top comm\nCOUNT +COMM\n9 +sh\n3 +ls\n/);
 });
 
+test('a profile summary shows the samples and the top functions by self and total samples, with their share', () => {
+  const text = formatSummary({ ...status, status: 'succeeded', gadget: 'profile' }, {
+    events: 3,
+    lostEvents: 0,
+    truncated: false,
+    perNode: [],
+    top: {},
+    profile: {
+      frequencyHz: 49,
+      samples: 200,
+      stacks: 3,
+      topSelf: [
+        { frame: 'burn_cpu', samples: 150 },
+        { frame: 'memcpy_[k]', samples: 50 },
+      ],
+      topTotal: [{ frame: 'main', samples: 200 }],
+      perContainer: [],
+    },
+  });
+  assert.match(text, /200 CPU samples at 49 Hz, 3 distinct stacks/);
+  assert.match(text, /top functions \(self\)\nSAMPLES +SHARE +FUNCTION\n150 +75\.0% +burn_cpu\n50 +25\.0% +memcpy_\[k\]\n/);
+  assert.match(text, /top functions \(total\)\nSAMPLES +SHARE +FUNCTION\n200 +100\.0% +main\n/);
+});
+
 test('the progress line shows elapsed/duration, nodes tracing and done, events, and lost events loudly', () => {
   assert.equal(
     formatProgressLine({ ...status, status: 'running', elapsedSeconds: 12.7, counts: { events: 5, lostEvents: 0, nodesTracing: 2, nodesDone: 1, nodesTotal: 2 } }),

@@ -58,6 +58,10 @@ export async function specFromRequest(body: TraceRequest, deps: TraceRequestDeps
     throw new InvalidError(field, p.message.startsWith(bare) ? `${fieldPrefix}${p.message}` : `${field}: ${p.message}`);
   }
   const target = checkTargetShape(body.target, deps.config.backend, fieldPrefix);
+  if (gadget.name === 'profile' && (target as { startup?: boolean }).startup === true) {
+    // a startup trace starts at a new cgroup's first event; profile's events come only at its end
+    throw new InvalidError(`${fieldPrefix}target.startup`, `${fieldPrefix}target.startup: the profile gadget counts samples in the kernel and reports them at the end, so it cannot see a start; profile the running containers instead`);
+  }
   if (deps.checkTarget) {
     try {
       await deps.checkTarget(target);

@@ -53,7 +53,7 @@ export class BpfObject {
   detach(): void;
   /**
    * After load: open one CPU-clock sampling perf event per online CPU (all tasks of that CPU) at
-   * `frequencyHz` and attach the SEC("perf_event") program `program` to each; attach() skips such
+   * `frequencyHz` (a fixed period of 1 s / frequencyHz of CPU clock) and attach the SEC("perf_event") program `program` to each; attach() skips such
    * programs. detach()/close() release the events. Returns the number of CPUs attached. Needs
    * CAP_PERFMON (or CAP_SYS_ADMIN): EACCES/EPERM otherwise, op 'perf_event_open'.
    */

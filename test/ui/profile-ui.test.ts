@@ -77,7 +77,12 @@ test('a profile trace page shows an interactive flame graph with burn_cpu, and t
   await page.fill('#flame-search', 'burn_cpu');
   const full = Number(await page.locator('#flame g.frame[name="all"] rect').getAttribute('width'));
   await burn.first().click();
-  await page.waitForFunction(`Number(document.querySelector('#flame g.frame[name="burn_cpu"] rect')?.getAttribute('width')) >= ${full - 2}`);
+  // a function, not a string: the page's CSP forbids eval
+  type Doc = { querySelector(s: string): { getAttribute(name: string): string | null } | null };
+  await page.waitForFunction(
+    (w) => Number((globalThis as unknown as { document: Doc }).document.querySelector('#flame g.frame[name="burn_cpu"] rect')?.getAttribute('width')) >= w - 2,
+    full,
+  );
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.locator('#profile-section').screenshot({ path: join(ARTIFACTS, 'ui-profile.png') });
   await page.click('#flame-reset');

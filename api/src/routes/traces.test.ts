@@ -85,6 +85,9 @@ describe('POST /v1/traces validation: one test per field', () => {
   test('params not an object', () => expectInvalid({ ...ok(), params: 'x' }, 'params'));
   test('params field the gadget does not know', () => expectInvalid({ ...ok(), params: { noSuchParam: 1 } }, 'params.noSuchParam'));
   test('params field of the wrong type for the gadget', () => expectInvalid({ ...ok(), params: { failedOnly: 'yes' } }, 'params.failedOnly'));
+  test('profile: frequencyHz out of 1…1000', () => expectInvalid({ ...ok(), gadget: 'profile', params: { frequencyHz: 5000 } }, 'params.frequencyHz'));
+  test('profile: a startup trace (profile reports only at the end)', () =>
+    expectInvalid({ ...ok(), gadget: 'profile', target: { cgroupPaths: [local().cgroupPaths[0]!], startup: true } }, 'target.startup'));
   test('limits.maxEvents below 1', () => expectInvalid({ ...ok(), limits: { maxEvents: 0 } }, 'limits.maxEvents'));
   test('limits.maxEvents above the per-node cap', () => expectInvalid({ ...ok(), limits: { maxEvents: 1001 } }, 'limits.maxEvents'));
   test('limits unknown field', () => expectInvalid({ ...ok(), limits: { maxBytes: 1 } }, 'limits.maxBytes'));

@@ -253,7 +253,7 @@ void BpfObjectWrap::Attach(const Napi::CallbackInfo& info) {
 }
 
 // attachPerfEvent(program, {frequencyHz}): one CPU-clock sampling event per CPU (every task
-// on that CPU), each with the program attached. The links own the perf-event fds: detach()
+// on that CPU, a sample every 1/frequencyHz s of CPU clock), each with the program attached. The links own the perf-event fds: detach()
 // and close() release them. Returns the number of CPUs attached (offline CPUs are skipped).
 Napi::Value BpfObjectWrap::AttachPerfEvent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -284,8 +284,9 @@ Napi::Value BpfObjectWrap::AttachPerfEvent(const Napi::CallbackInfo& info) {
     attr.size = sizeof(attr);
     attr.type = PERF_TYPE_SOFTWARE;
     attr.config = PERF_COUNT_SW_CPU_CLOCK;
-    attr.freq = 1;
-    attr.sample_freq = static_cast<uint64_t>(hz);
+    // CPU-clock counts nanoseconds: a fixed period of 1 s / hz gives hz samples a second
+    // without frequency mode, whose period re-tuning runs on every scheduler tick.
+    attr.sample_period = static_cast<uint64_t>(1e9 / hz);
     int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
     if (fd < 0) {
       int err = errno;
