@@ -31,12 +31,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import type * as Native from '../native/index.js';
 import type { BpfObject, RingBufferReader } from '../native/index.js';
 import { forEachRecord } from '../native/ring-batch.ts';
 import { getGadget, parseParams } from '../gadgets/index.ts';
 import type { AggregateCollector, DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
-import { asUnsupported } from './gadget-unsupported.ts';
+import { asUnsupported, GadgetUnsupportedError } from './gadget-unsupported.ts';
 import { findRepoRoot, gadgetObjectPath, nativeAddonPath } from './repo-paths.ts';
 
 type NativeAddon = typeof Native;
@@ -145,6 +146,8 @@ export class GadgetSession {
     if (!existsSync(objectPath)) {
       throw new Error(`gadget ${gadget.name}: object ${objectPath} is missing; build it with: make -C bpf`);
     }
+    const lacking = gadget.missingKernelFeature?.();
+    if (lacking) throw new GadgetUnsupportedError(gadget.name, lacking, release(), new Error(`the kernel lacks ${lacking}`));
     // the layouts of the object about to be loaded (not of a copy that may be older)
     const layout = gadget.layoutFor?.(objectPath) ?? gadget;
     const config = layout.encodeConfig(params, !traceAll);

@@ -1,6 +1,7 @@
 /**
  * Names of the running kernel's own enums (enum skb_drop_reason, enum req_op, ...): their numbers
  * change between kernel versions, so they are read from the kernel's BTF, once, when first needed.
+ * The same BTF tells whether a kernel struct has a member (kernelStructHasMember).
  */
 import { Btf } from './btf.ts';
 
@@ -8,21 +9,33 @@ const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 let vmlinux: Btf | null | undefined;
 const cache = new Map<string, ReadonlyMap<number, string>>();
 
+function kernelBtf(btfFile: string): Btf | null {
+  if (vmlinux === undefined) {
+    try {
+      vmlinux = Btf.fromRawFile(btfFile);
+    } catch {
+      vmlinux = null;
+    }
+  }
+  return vmlinux;
+}
+
 /** The values of `enum <name>` of the running kernel (empty when it has no BTF or no such enum). */
 export function kernelEnum(name: string, btfFile = VMLINUX_BTF): ReadonlyMap<number, string> {
   let values = cache.get(name);
   if (!values) {
-    if (vmlinux === undefined) {
-      try {
-        vmlinux = Btf.fromRawFile(btfFile);
-      } catch {
-        vmlinux = null;
-      }
-    }
-    values = vmlinux?.enumValues(name) ?? new Map();
+    values = kernelBtf(btfFile)?.enumValues(name) ?? new Map();
     cache.set(name, values);
   }
   return values;
+}
+
+/** Whether the running kernel's `struct <name>` has `member`; undefined when its BTF cannot tell. */
+export function kernelStructHasMember(name: string, member: string, btfFile = VMLINUX_BTF): boolean | undefined {
+  const btf = kernelBtf(btfFile);
+  if (!btf) return undefined;
+  if (!btf.structNames().includes(name)) return false;
+  return btf.struct(name).members.some((m) => m.name === member);
 }
 
 /** `NETFILTER_DROP` for SKB_DROP_REASON_NETFILTER_DROP; `reason <n>` when this kernel does not name n. */

@@ -86,7 +86,8 @@ function limitMemory(cg: TestCgroup, name: string): MemoryLimit {
   };
 }
 
-const skip = kernelTestSkipReason() ?? memoryLimitSkipReason();
+const lacking = oomkillGadget.missingKernelFeature?.();
+const skip = kernelTestSkipReason() ?? memoryLimitSkipReason() ?? (lacking ? `oomkill is not supported on this kernel: it lacks ${lacking}` : undefined);
 
 describe('oomkill in the kernel (real OOM kills inside memory-limited test cgroups)', { skip }, () => {
   let traced: TestCgroup;
