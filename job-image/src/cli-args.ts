@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { NodeJobSpec } from '../../contracts/index.ts';
+import { DEFAULT_RING_BUFFER_BYTES_PER_CPU } from '../../bpf/src/ring-buffer-size.ts';
 import { parseDurationSeconds } from './duration.ts';
 import { DEFAULT_MAX_EVENTS, InvalidSpecError, hasTargets, parseNodeJobSpec, parseNodeJobSpecJson } from './node-job-spec.ts';
 
@@ -33,6 +34,8 @@ Targets (repeatable, combine freely):
 Environment:
   --cgroup-root DIR       cgroup v2 root (default: from /proc/self/mountinfo; env TRACEJOB_CGROUP_ROOT)
   --rescan-interval D     how often to look for new target containers (default 1s; 0 = never)
+  --ring-buffer-per-cpu N ring buffer bytes per CPU of the node (default 4194304; the ring is the
+                          next power of two of N x CPUs, 256 KiB..256 MiB; env TRACEJOB_RING_BUFFER_PER_CPU)
 Output:
   --out DIR               where events.ndjson and summary.json go (default ./tracejob-<trace id>)
   --upload-url URL        PUT the result tar.gz there
@@ -56,6 +59,8 @@ export interface RunnerOptions {
   cgroupRoot?: string;
   /** 0 disables the rescan. */
   rescanIntervalMs: number;
+  /** Ring buffer bytes per CPU of the node (the ring is sized from it at load). */
+  ringBufferBytesPerCpu: number;
   uploadAttempts: number;
   uploadBackoffMs: number;
   /** How often the live counts are reported to the API (upload.progressUrl). */
@@ -98,6 +103,7 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
         all: { type: 'boolean' },
         'cgroup-root': { type: 'string' },
         'rescan-interval': { type: 'string' },
+        'ring-buffer-per-cpu': { type: 'string' },
         out: { type: 'string' },
         'upload-url': { type: 'string' },
         'upload-token': { type: 'string' },
@@ -178,6 +184,10 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
         : f['rescan-interval'] === '0'
           ? 0
           : flagValue('--rescan-interval', () => Math.round(parseDurationSeconds(f['rescan-interval']!) * 1000)),
+    ringBufferBytesPerCpu: positiveIntFlag(
+      f['ring-buffer-per-cpu'] !== undefined ? '--ring-buffer-per-cpu' : 'TRACEJOB_RING_BUFFER_PER_CPU',
+      f['ring-buffer-per-cpu'] ?? input.env.TRACEJOB_RING_BUFFER_PER_CPU ?? String(DEFAULT_RING_BUFFER_BYTES_PER_CPU),
+    ),
     uploadAttempts: f['upload-attempts'] === undefined ? 5 : positiveIntFlag('--upload-attempts', f['upload-attempts']),
     uploadBackoffMs:
       f['upload-backoff'] === undefined ? 500 : flagValue('--upload-backoff', () => Math.round(parseDurationSeconds(f['upload-backoff']!) * 1000)),
