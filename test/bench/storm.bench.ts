@@ -12,10 +12,14 @@
  * `kept` = events / operations counted by the generator; `lost` = what the tracer itself counted
  * as lost (opensnoop/execsnoop on a ring buffer count nothing: their losses show in `kept` only).
  *
- * Usage: npm run bench:storm -- [--json] [--seconds 10] [--gadgets open,exec] [--cpu N]
+ * Usage: npm run bench:storm -- [--json] [--seconds 10] [--rounds 1] [--gadgets open,exec] [--cpu N]
  *        [--tracers none,runner,bpftrace,libbpf-tools]
+ * With --rounds N the tracers take turns N times (the order rotating each round); on a shared
+ * machine interference only slows a storm down, so a tracer's rate is its best round, and its
+ * `kept` its worst round (events and lost are summed over the rounds).
  * Prints one JSON line per gadget and tracer, {gadget, tracer, opsPerSecond, events, lost, kept},
- * the runner's line also with maxRssBytes and its wall time to the written result; then one line
+ * the runner's line also with maxRssBytes (its largest) and its wall time from the stop to the
+ * written result; then one line
  * per gadget with the ratios (runner rate / reference rate) and the targets (kept ≥ 99.9 %, ≥ 2×
  * bpftrace, ≥ 1.3× libbpf-tools, RSS ≤ 128 MiB).
  */
@@ -36,8 +40,11 @@ const { values: opts } = parseArgs({
     gadgets: { type: 'string', default: 'open,exec' },
     tracers: { type: 'string', default: 'none,runner,bpftrace,libbpf-tools' },
     cpu: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
+const rounds = Number(opts.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${opts.rounds}`);
 const seconds = Number(opts.seconds);
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${opts.seconds}`);
 const cpu = opts.cpu === undefined ? cpus().length - 1 : Number(opts.cpu);
@@ -311,13 +318,38 @@ const cgroup = createTestCgroup(uniqueCgroupPath('storm'));
 const results: Trial[] = [];
 try {
   for (const gadget of gadgets) {
+    const trials = new Map<Tracer, Trial[]>();
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < tracers.length; i++) {
+        const tracer = tracers[(i + r) % tracers.length]!;
+        const t = await trial(gadget, tracer, cgroup);
+        trials.set(tracer, [...(trials.get(tracer) ?? []), t]);
+        log(`${gadget} ${tracer} (round ${r + 1}): ${t.opsPerSecond} ops/s, ${t.events} events, ${t.lost} lost, kept ${(t.kept * 100).toFixed(2)} %`);
+      }
+    }
     const byTracer = new Map<Tracer, Trial>();
     for (const tracer of tracers) {
-      const t = await trial(gadget, tracer, cgroup);
+      const all = trials.get(tracer)!;
+      const best = all.reduce((a, b) => (b.opsPerSecond > a.opsPerSecond ? b : a));
+      const t: Trial & { rounds: number; opsPerSecondPerRound: number[] } = {
+        gadget,
+        tracer,
+        opsPerSecond: best.opsPerSecond,
+        events: all.reduce((n, x) => n + x.events, 0),
+        lost: all.reduce((n, x) => n + x.lost, 0),
+        kept: Math.min(...all.map((x) => x.kept)),
+        ops: all.reduce((n, x) => n + x.ops, 0),
+        seconds: Number(all.reduce((n, x) => n + x.seconds, 0).toFixed(3)),
+        rounds: all.length,
+        opsPerSecondPerRound: all.map((x) => x.opsPerSecond),
+      };
+      const rss = all.map((x) => x.maxRssBytes).filter((x): x is number => x !== undefined);
+      if (rss.length > 0) t.maxRssBytes = Math.max(...rss);
+      const written = all.map((x) => x.resultWrittenAfterMs).filter((x): x is number => x !== undefined);
+      if (written.length > 0) t.resultWrittenAfterMs = Math.max(...written);
       byTracer.set(tracer, t);
       results.push(t);
       console.log(JSON.stringify(t));
-      log(`${gadget} ${tracer}: ${t.opsPerSecond} ops/s, ${t.events} events, ${t.lost} lost, kept ${(t.kept * 100).toFixed(2)} %`);
     }
     const runner = byTracer.get('runner');
     if (runner) {
@@ -328,6 +360,7 @@ try {
         bench: 'storm',
         gadget,
         seconds,
+        rounds,
         cpu,
         runnerKept: runner.kept,
         runnerRateVsNone: ratio(byTracer.get('none')),
