@@ -88,7 +88,7 @@ const DEFAULT_FILTER_ENTRIES = 1024;
 const PAGE_SIZE = 4096;
 const DEFAULT_FLUSH_INTERVAL_MS = 20;
 /** Bytes of spool read, decoded and handed to onEvents per event-loop turn. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 256 << 10;
 let spoolCounter = 0;
 
 let addonPromise: Promise<NativeAddon> | undefined;

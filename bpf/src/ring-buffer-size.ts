@@ -12,7 +12,7 @@ export interface RingBufferSizing {
   maxBytes?: number;
 }
 
-export const DEFAULT_RING_BUFFER_BYTES_PER_CPU = 4 << 20;
+export const DEFAULT_RING_BUFFER_BYTES_PER_CPU = 2 << 20;
 const PAGE_SIZE = 4096;
 
 function powerOfTwoAtLeast(n: number): number {

@@ -34,7 +34,7 @@ Targets (repeatable, combine freely):
 Environment:
   --cgroup-root DIR       cgroup v2 root (default: from /proc/self/mountinfo; env TRACEJOB_CGROUP_ROOT)
   --rescan-interval D     how often to look for new target containers (default 1s; 0 = never)
-  --ring-buffer-per-cpu N ring buffer bytes per CPU of the node (default 4194304; the ring is the
+  --ring-buffer-per-cpu N ring buffer bytes per CPU of the node (default 2097152; the ring is the
                           next power of two of N x CPUs, 256 KiB..256 MiB; env TRACEJOB_RING_BUFFER_PER_CPU)
 Output:
   --out DIR               where events.ndjson and summary.json go (default ./tracejob-<trace id>)

@@ -1,9 +1,10 @@
 /*
  * Load for the storm benchmark: one operation at full speed for a fixed time, counted by itself.
- *   storm-load open <seconds> <cpu> <path>      open(2)+close(2) of an existing file
- *   storm-load exec <seconds> <cpu> <binary>    vfork+execve+wait of a trivial (static) binary
+ *   storm-load open <seconds> <cpu> <path> [rate]    open(2)+close(2) of an existing file
+ *   storm-load exec <seconds> <cpu> <binary> [rate]  vfork+execve+wait of a trivial (static) binary
  * Pins itself (and so its children) to <cpu>, prints "ready" and waits for a line on stdin (the
- * tracer attaches in between), runs, then prints {"ops":N,"seconds":S} on stdout.
+ * tracer attaches in between), runs, then prints {"ops":N,"seconds":S} on stdout. With a rate
+ * (operations per second) it paces itself to it; without (or 0), full speed.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,18 +24,26 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void pace(double ahead_s)
+{
+	struct timespec ts = { .tv_sec = (time_t)ahead_s, .tv_nsec = (long)((ahead_s - (time_t)ahead_s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}
+
 int main(int argc, char **argv)
 {
-	double seconds, start, end, t;
+	double seconds, start, end, t, rate;
 	long long ops = 0;
 	cpu_set_t set;
 	char line[16];
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s open|exec <seconds> <cpu> <arg>\n", argv[0]);
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: %s open|exec <seconds> <cpu> <arg> [rate]\n", argv[0]);
 		return 2;
 	}
 	seconds = atof(argv[2]);
+	rate = argc == 6 ? atof(argv[5]) : 0;
 	CPU_ZERO(&set);
 	CPU_SET(atoi(argv[3]), &set);
 	if (sched_setaffinity(0, sizeof(set), &set)) {
@@ -62,8 +71,11 @@ int main(int argc, char **argv)
 				close(fd);
 			}
 			ops += 256;
-			if (now_s() >= end)
+			t = now_s();
+			if (t >= end)
 				break;
+			if (rate > 0 && start + ops / rate > t)
+				pace(start + ops / rate - t);
 		}
 	} else if (!strcmp(argv[1], "exec")) {
 		char *child_argv[] = { argv[4], NULL };
@@ -86,7 +98,10 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			ops++;
-		} while (now_s() < end);
+			t = now_s();
+			if (rate > 0 && start + ops / rate > t)
+				pace(start + ops / rate - t);
+		} while (t < end);
 	} else {
 		fprintf(stderr, "unknown operation %s\n", argv[1]);
 		return 2;

@@ -241,7 +241,7 @@ async function trial(gadget: StormGadget, tracer: Tracer, cgroup: TestCgroup): P
         '--trace-id',
         `storm-${gadget}`,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRACEJOB_FROM_SOURCE: '0' } },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRACEJOB_FROM_SOURCE: '0', NODE_OPTIONS: process.env.STORM_NODE_OPTIONS ?? '' } },
     );
     tracerProc.stderr!.on('data', (d: Buffer) => (runnerStderr += d.toString()));
     await waitForLine(tracerProc.stderr!, (l) => l.includes('"step":"session"') && l.includes('tracing '), 'tracejob-runner', tracerProc);
