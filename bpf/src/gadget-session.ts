@@ -67,6 +67,12 @@ export interface GadgetSessionOptions {
   ancestorLevels?: readonly number[];
   /** Records reach JS at most this late (ms) when nothing forces an earlier wake-up. Default 20. */
   flushIntervalMs?: number;
+  /**
+   * Share of one CPU (0..1) the session may spend decoding while it traces; what does not fit
+   * waits in the spool and is decoded by drain()/stop()/finish(). Under a storm the traced
+   * workload keeps the CPU, and nothing is lost. Default 1 (decode as fast as events come).
+   */
+  liveDecodeShare?: number;
   /** Keep at most this many records; later ones are counted (stats().overCap), not decoded. Default: no cap. */
   maxRecords?: number;
   /** Where the spool file of records waiting to be decoded goes (unlinked at once). Default: os.tmpdir(). */
@@ -144,6 +150,9 @@ export class GadgetSession {
   private spoolStats: RingBufferSpoolStats = { records: 0, bytes: 0, overCap: 0, unwritten: 0, wakeups: 0 };
   private pumpTimer: NodeJS.Timeout | undefined;
   private pumping = false;
+  /** Live decoding's CPU budget: ms spent decoding since `budgetSince` (performance.now()). */
+  private liveDecodeMs = 0;
+  private readonly budgetSince = performance.now();
   private reportedSpoolError = false;
   private stopped = false;
   private detached = false;
@@ -177,6 +186,8 @@ export class GadgetSession {
     if (!Number.isInteger(flushIntervalMs) || flushIntervalMs < 1 || flushIntervalMs > 10_000) {
       throw new RangeError(`flushIntervalMs: ${flushIntervalMs} must be an integer of 1 to 10000`);
     }
+    const share = options.liveDecodeShare ?? 1;
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`liveDecodeShare: ${share} must be a number from 0 to 1`);
     if (options.maxRecords !== undefined && !(Number.isSafeInteger(options.maxRecords) && options.maxRecords > 0)) {
       throw new RangeError(`maxRecords: ${options.maxRecords} must be a positive integer`);
     }
@@ -382,12 +393,20 @@ export class GadgetSession {
     if (this.stopped) throw new Error(`${op}: the ${this.gadget.name} session is stopped`);
   }
 
-  /** Timer: decode the backlog, a chunk per turn, until caught up. */
+  /** Timer: decode the backlog, a chunk per turn, until caught up or out of CPU budget. */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
+    const share = this.options.liveDecodeShare ?? 1;
     try {
-      while (!this.stopped && !this.detached && this.decodeChunk()) await nextTurn();
+      while (!this.stopped && !this.detached) {
+        if (share < 1 && this.liveDecodeMs > share * (performance.now() - this.budgetSince)) break;
+        const t0 = performance.now();
+        const decoded = this.decodeChunk();
+        this.liveDecodeMs += performance.now() - t0;
+        if (!decoded) break;
+        await nextTurn();
+      }
     } finally {
       this.pumping = false;
     }

@@ -128,6 +128,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
         // records past the cap are only counted: the spool (in outDir) stays bounded
         maxRecords: maxEvents,
         spoolDir: options.outDir,
+        liveDecodeShare: options.liveDecodeShare,
         onEvents(events) {
           for (const event of events) {
             if (watch && watch.observe(event, (start) => startupSeen(start)) === 'skip') continue;
