@@ -108,11 +108,6 @@ export async function preloadGadgetAddon(root = findRepoRoot()): Promise<void> {
   await loadAddon(root);
 }
 
-/** Loads the addon ahead of the first session (a warm runner does it while it waits for its job). */
-export async function preloadGadgetAddon(root = findRepoRoot()): Promise<void> {
-  await loadAddon(root);
-}
-
 function cgroupKey(id: number): Buffer {
   if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError(`cgroupIds: ${id} is not a cgroup id (a positive integer)`);
   const key = Buffer.alloc(8);
