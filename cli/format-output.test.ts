@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WatchStatus } from './api-types.ts';
-import { eventRow, formatProgressLine, formatSummary, formatTracingNotice, renderTable } from './format-output.ts';
+import { eventRow, formatProgressLine, formatSummary, formatTracingNotice, renderTable, timeOf } from './format-output.ts';
 import { SseParser } from './sse-parser.ts';
 
 const status: WatchStatus = {
@@ -83,8 +83,16 @@ test('"tracing on N/N nodes" is said only once every planned node is tracing', (
 });
 
 test('an event row puts gadget fields into details', () => {
-  const row = eventRow({ timestamp: 1_700_000_000_123_000_000, node: 'n1', namespace: 'shop', pod: 'web', pid: 7, comm: 'sh', gadget: 'exec', args: ['ls', '-l'], retval: 0 });
-  assert.deepEqual(row, ['22:13:20.123', 'n1', 'shop/web', '', '7', 'sh', 'args=["ls","-l"] retval=0']);
+  const row = eventRow({ timestamp: '1700000000123456789', node: 'n1', namespace: 'shop', pod: 'web', pid: 7, comm: 'sh', gadget: 'exec', args: ['ls', '-l'], retval: 0 });
+  assert.deepEqual(row, ['22:13:20.123456789', 'n1', 'shop/web', '', '7', 'sh', 'args=["ls","-l"] retval=0']);
+});
+
+test('event times keep every nanosecond of the exact timestamp; a number (older results) to the millisecond', () => {
+  assert.equal(timeOf('1700000000000000001'), '22:13:20.000000001');
+  assert.equal(timeOf('1700000000999999999'), '22:13:20.999999999');
+  assert.equal(timeOf(1_700_000_000_123_000_000), '22:13:20.123000000');
+  assert.equal(timeOf('soon'), '');
+  assert.equal(timeOf(undefined), '');
 });
 
 test('the SSE parser handles split chunks, comments and multi-line data', () => {

@@ -31,6 +31,13 @@ function nodeRows(nodes: readonly NodeView[]): string[][] {
 
 export const NODE_HEADERS = ['NODE', 'STATUS', 'EVENTS', 'LOST', 'STOP', 'ERROR'];
 
+/** The warning every view of a result with lost events carries (empty when nothing was lost). */
+export function lossWarning(events: number, lostEvents: number): string {
+  if (lostEvents <= 0) return '';
+  const pct = (100 * lostEvents) / (events + lostEvents);
+  return `WARNING: ${lostEvents} events were lost in the kernel (ring buffer full, ${pct < 0.1 ? pct.toFixed(3) : pct.toFixed(1)} % of ${events + lostEvents}): the result is incomplete\n`;
+}
+
 export function formatTraceList(items: readonly TraceView[]): string {
   if (items.length === 0) return 'no traces\n';
   return renderTable(
@@ -52,7 +59,7 @@ export function formatTrace(t: TraceView): string {
   if (t.finishedAt) lines.push(`finished:  ${t.finishedAt}`);
   lines.push(`events:    ${t.counts.events} (lost ${t.counts.lostEvents})`);
   if (t.error) lines.push(`error:     ${t.error}`);
-  let out = lines.join('\n') + '\n';
+  let out = lines.join('\n') + '\n' + lossWarning(t.counts.events, t.counts.lostEvents);
   if (t.nodes.length > 0) out += '\n' + renderTable(NODE_HEADERS, nodeRows(t.nodes));
   return out;
 }
@@ -60,7 +67,7 @@ export function formatTrace(t: TraceView): string {
 /** The end-of-trace summary: status, counts, per-node table, top-N table per field. */
 export function formatSummary(status: WatchStatus, summary: TraceSummary | undefined, topN = 10): string {
   let out = `trace ${status.id} ${status.status}: ${status.counts.events} events, ${status.counts.lostEvents} lost, ${status.counts.nodesDone}/${status.counts.nodesTotal} nodes\n`;
-  if (status.counts.lostEvents > 0) out += `WARNING: ${status.counts.lostEvents} events were lost in the kernel (ring buffer full): the result is incomplete\n`;
+  out += lossWarning(status.counts.events, status.counts.lostEvents);
   if (status.error) out += `error: ${status.error}\n`;
   if (status.nodes.length > 0) out += '\n' + renderTable(NODE_HEADERS, nodeRows(status.nodes));
   if (summary) {
@@ -108,9 +115,15 @@ export function formatTracingNotice(s: WatchStatus): string | undefined {
 
 const EVENT_BASE = new Set(['timestamp', 'node', 'namespace', 'pod', 'container', 'pid', 'tid', 'ppid', 'uid', 'comm', 'cgroupId', 'gadget']);
 
-function timeOf(ns: unknown): string {
-  if (typeof ns !== 'number' || !Number.isFinite(ns)) return '';
-  return new Date(Math.floor(ns / 1e6)).toISOString().slice(11, 23);
+/** `HH:MM:SS.nnnnnnnnn` (UTC) of an event's timestamp: exact ns as a decimal string (older results: a number). */
+export function timeOf(ns: unknown): string {
+  let value: bigint;
+  if (typeof ns === 'string' && /^\d{1,20}$/.test(ns)) value = BigInt(ns);
+  else if (typeof ns === 'number' && Number.isSafeInteger(Math.floor(ns / 1e6))) value = BigInt(Math.floor(ns / 1e6)) * 1_000_000n;
+  else return '';
+  const ms = value / 1_000_000n;
+  const fraction = (value % 1_000_000_000n).toString().padStart(9, '0');
+  return `${new Date(Number(ms)).toISOString().slice(11, 19)}.${fraction}`;
 }
 
 function cell(v: unknown): string {
@@ -138,7 +151,7 @@ export function formatGadgets(items: readonly GadgetView[]): string {
   );
 }
 
-const EVENT_WIDTHS = [12, 16, 24, 14, 7, 16];
+const EVENT_WIDTHS = [18, 16, 24, 14, 7, 16];
 
 /** One event as a fixed-width line (events stream, so widths cannot come from the data). */
 export function formatEventLine(cells: readonly string[]): string {

@@ -1,7 +1,11 @@
 /** Fields every decoded gadget event carries (before enrichment by the runner). */
 export interface BaseEvent {
-  /** Wall-clock time of the event, nanoseconds since the Unix epoch. */
-  timestamp: number;
+  /**
+   * Wall-clock time of the event: nanoseconds since the Unix epoch as a decimal string, exact (a
+   * JSON number holds only ~16 digits, i.e. steps of 256 ns today). It has 19 digits for any time
+   * from 2001-09-09 to 2286-11-20, so comparing the strings orders events in time. See docs/events.md.
+   */
+  timestamp: string;
   pid: number;
   tid: number;
   /** Parent pid where the gadget knows it. */

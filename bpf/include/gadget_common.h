@@ -14,10 +14,11 @@
  *   - map `cgroup_filter` (HASH, key __u64 cgroup id, value __u8, 1024 entries):
  *     the runner puts the target containers' cgroup ids here;
  *   - map `events` (RINGBUF, GADGET_RINGBUF_SIZE bytes, default 256 KiB; the
- *     runner may resize it with setMapMaxEntries('events', bytes) before load);
+ *     runner sizes it at load from the node's CPU count, setMapMaxEntries);
  *   - map `drops` (PERCPU_ARRAY, 1 entry, __u64): failed ring-buffer reserves;
  *   - struct gadget_event_header (48 bytes), the first member of every record;
- *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header();
+ *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header(),
+ *     gadget_submit() / gadget_output() (submit with the wake-up policy below);
  *   - read-only global `gadget_filter_ancestor_levels` (__u32, default 0): bit N
  *     set also admits a task whose cgroup ancestor at level N (the v2 root is
  *     level 0) is in cgroup_filter. The runner sets it (setGlobal) to the levels
@@ -28,6 +29,12 @@
  *     the code only reaches it through pointers. The TypeScript decoder reads
  *     the record layout from that BTF (bpf/src/record-layout.ts), so the C
  *     struct is the one declaration of it: declare each record struct with it.
+ *
+ * Wake-ups: a record is submitted with BPF_RB_NO_WAKEUP — the traced task does
+ * not pay for waking the reader once per event; the runner's reader thread
+ * polls the ring every few milliseconds anyway — until the ring is a quarter
+ * full, from where each submit forces a wake-up so that a burst is drained
+ * before it overflows.
  *
  * Config convention: each gadget has ONE read-only struct global
  *   const volatile struct <gadget>_config config = {};
@@ -151,6 +158,29 @@ static __always_inline void *gadget_reserve(__u64 size)
 	if (!rec)
 		gadget_count_drop();
 	return rec;
+}
+
+/* BPF_RB_NO_WAKEUP, or BPF_RB_FORCE_WAKEUP once a quarter of the ring waits. */
+static __always_inline __u64 gadget_wakeup_flags(void)
+{
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	return waiting >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Submit a record from gadget_reserve(). */
+static __always_inline void gadget_submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, gadget_wakeup_flags());
+}
+
+/* Copy `size` bytes (may vary at run time: variable-length records) into the
+ * ring; on failure count a drop. */
+static __always_inline void gadget_output(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, gadget_wakeup_flags()))
+		gadget_count_drop();
 }
 
 /* Fill the common header from the current task. */

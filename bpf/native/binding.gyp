@@ -7,7 +7,8 @@
         "src/bpf_error.cc",
         "src/libbpf_log.cc",
         "src/bpf_object_wrap.cc",
-        "src/ring_buffer_reader.cc"
+        "src/ring_buffer_reader.cc",
+        "src/ring_buffer_spool.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

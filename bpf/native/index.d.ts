@@ -81,6 +81,15 @@ export class BpfObject {
    * closed. An exception thrown by onBatch on the readiness path becomes an uncaughtException.
    */
   openRingBuffer(map: string, onBatch: (batch: Buffer, count: number) => void): RingBufferReader;
+  /**
+   * Drain a BPF_MAP_TYPE_RINGBUF map on a thread of its own (off the event loop) and append its
+   * records to `fd`, framed as openRingBuffer frames them, in writes of up to ~1 MiB at least every
+   * `flushIntervalMs` (default 10). The thread wakes on a BPF_RB_FORCE_WAKEUP or at that interval,
+   * so producers may submit with BPF_RB_NO_WAKEUP. Read the file behind it (up to stats().bytes,
+   * always a record boundary) with `forEachWholeRecord`. Records beyond `maxRecords` (0: no cap)
+   * are consumed and counted as overCap, not written. The caller keeps owning `fd`.
+   */
+  spoolRingBuffer(map: string, fd: number, options?: { flushIntervalMs?: number; maxRecords?: number }): RingBufferSpool;
   /** Release everything (links, programs, maps, fds). Safe to call twice; also done by the GC finalizer. */
   close(): void;
 }
@@ -91,6 +100,30 @@ export class RingBufferReader {
   drain(): number;
   /** Stop polling and free the reader. Safe to call twice; BpfObject.close() closes its readers. */
   close(): void;
+}
+
+export interface RingBufferSpoolStats {
+  /** Whole records written to the file. */
+  records: number;
+  /** Bytes written to the file; always at a record boundary. */
+  bytes: number;
+  /** Records consumed beyond maxRecords (not written). */
+  overCap: number;
+  /** Records consumed but not written because a write failed (see writeError). */
+  unwritten: number;
+  /** Times the thread was woken by the kernel (forced wake-ups) and found records. */
+  wakeups: number;
+  writeError?: string;
+  consumeError?: string;
+}
+
+export class RingBufferSpool {
+  private constructor();
+  stats(): RingBufferSpoolStats;
+  /** Consume what the ring holds now and write it out, from the calling thread; then the stats. */
+  flush(): RingBufferSpoolStats;
+  /** Stop the thread after a last drain and write; the final stats. Safe to call twice; BpfObject.close() closes its spools. */
+  close(): RingBufferSpoolStats;
 }
 
 export function possibleCpus(): number;

@@ -18,6 +18,7 @@ try {
 
 export const BpfObject = binding.BpfObject;
 export const RingBufferReader = binding.RingBufferReader;
+export const RingBufferSpool = binding.RingBufferSpool;
 export const possibleCpus = binding.possibleCpus;
 export const clocks = binding.clocks;
 export const openFdCount = binding.openFdCount;

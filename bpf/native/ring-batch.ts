@@ -22,6 +22,24 @@ export function forEachRecord(batch: Buffer, count: number, onRecord: (record: B
   return count;
 }
 
+/**
+ * Calls `onRecord` with a view of each whole record at the start of `chunk` (framed as above; the
+ * chunk may end in the middle of a record, e.g. a piece read from a RingBufferSpool's file);
+ * returns the bytes taken, up to the end of the last whole record (its padding included).
+ */
+export function forEachWholeRecord(chunk: Buffer, onRecord: (record: Buffer) => void): number {
+  let offset = 0;
+  while (offset + 4 <= chunk.length) {
+    const start = offset + 4;
+    const end = start + chunk.readUInt32LE(offset);
+    const next = (end + 7) & ~7;
+    if (next > chunk.length) break;
+    onRecord(chunk.subarray(start, end));
+    offset = next;
+  }
+  return offset;
+}
+
 /** The records of a batch as an array of views. */
 export function splitBatch(batch: Buffer, count: number): Buffer[] {
   const records: Buffer[] = [];

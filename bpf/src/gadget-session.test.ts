@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../test/support/cgroups.ts';
 import type { OpenEvent } from '../gadgets/open/open.ts';
@@ -97,10 +97,14 @@ describe('GadgetSession in the kernel', { skip }, () => {
       ringBufferBytes: 4096,
       onEvents: (batch) => events.push(...batch),
     });
+    // The reader is a thread of this process: pin every thread of it to the flood's CPU, where the
+    // SCHED_FIFO flood leaves it no time, so the 4 KiB ring overflows whatever the machine's load.
+    const cpu = String(cpus().length - 1);
+    execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
     try {
-      // spawnSync blocks this event loop, so the reader cannot drain while the child floods
-      execFileSync('/bin/sh', ['-c', `echo $$ > ${cg.path}/cgroup.procs && exec perl -e 'open(F, "<", "${dir}-flood") for 1..${N}'`]);
+      execFileSync('/bin/sh', ['-c', `echo $$ > ${cg.path}/cgroup.procs && exec chrt -f 50 taskset -c ${cpu} perl -e 'open(F, "<", "${dir}-flood") for 1..${N}'`]);
     } finally {
+      execFileSync('taskset', ['-a', '-p', '-c', `0-${cpus().length - 1}`, String(process.pid)], { stdio: 'ignore' });
       session.stop();
     }
     const lost = session.lostEvents();

@@ -46,7 +46,7 @@ describe('record decoders built from BTF', () => {
     const decode = buildRecordDecoder('signal', complete, btf);
     assert.deepEqual(decode(rec, ctx), {
       gadget: 'signal',
-      timestamp: 1005,
+      timestamp: '1005',
       cgroupId: 77,
       pid: 10,
       tid: 11,

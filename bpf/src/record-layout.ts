@@ -131,7 +131,7 @@ function headerReader(struct: string, members: Map<string, FlatMember>): (r: Buf
   const uid = accessor(struct, need('uid'), false);
   const comm = accessor(struct, need('comm'), false);
   return (r, ctx) => ({
-    timestamp: Number(r.readBigUInt64LE(tsOffset) + ctx.bootToWallOffsetNs),
+    timestamp: (r.readBigUInt64LE(tsOffset) + ctx.bootToWallOffsetNs).toString(),
     pid: pid(r) as number,
     tid: tid(r) as number,
     ppid: ppid(r) as number,

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { NodeJobSpec } from '../../contracts/index.ts';
+import { DEFAULT_RING_BUFFER_BYTES_PER_CPU } from '../../bpf/src/ring-buffer-size.ts';
 import { parseDurationSeconds } from './duration.ts';
 import { DEFAULT_MAX_EVENTS, InvalidSpecError, hasTargets, parseNodeJobSpec, parseNodeJobSpecJson } from './node-job-spec.ts';
 
@@ -33,6 +34,10 @@ Targets (repeatable, combine freely):
 Environment:
   --cgroup-root DIR       cgroup v2 root (default: from /proc/self/mountinfo; env TRACEJOB_CGROUP_ROOT)
   --rescan-interval D     how often to look for new target containers (default 1s; 0 = never)
+  --ring-buffer-per-cpu N ring buffer bytes per CPU of the node (default 2097152; the ring is the
+                          next power of two of N x CPUs, 256 KiB..256 MiB; env TRACEJOB_RING_BUFFER_PER_CPU)
+  --live-decode-share F   share of one CPU (0..1) spent decoding while tracing (default 0.25); the rest
+                          of a storm waits on disk and is decoded after the stop (env TRACEJOB_LIVE_DECODE_SHARE)
 Output:
   --out DIR               where events.ndjson and summary.json go (default ./tracejob-<trace id>)
   --upload-url URL        PUT the result tar.gz there
@@ -46,6 +51,9 @@ Output:
 
 Exit codes: 0 done, 1 failure, 2 usage error, 3 upload failed (files kept), 4 no target found.`;
 
+/** Share of one CPU the runner decodes with while it traces: the traced workloads keep the rest. */
+export const DEFAULT_LIVE_DECODE_SHARE = 0.25;
+
 /** A command line the runner cannot run; the message says what to fix. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -56,6 +64,10 @@ export interface RunnerOptions {
   cgroupRoot?: string;
   /** 0 disables the rescan. */
   rescanIntervalMs: number;
+  /** Ring buffer bytes per CPU of the node (the ring is sized from it at load). */
+  ringBufferBytesPerCpu: number;
+  /** Share of one CPU (0..1) spent decoding while tracing. */
+  liveDecodeShare: number;
   uploadAttempts: number;
   uploadBackoffMs: number;
   /** How often the live counts are reported to the API (upload.progressUrl). */
@@ -98,6 +110,8 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
         all: { type: 'boolean' },
         'cgroup-root': { type: 'string' },
         'rescan-interval': { type: 'string' },
+        'ring-buffer-per-cpu': { type: 'string' },
+        'live-decode-share': { type: 'string' },
         out: { type: 'string' },
         'upload-url': { type: 'string' },
         'upload-token': { type: 'string' },
@@ -178,6 +192,14 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
         : f['rescan-interval'] === '0'
           ? 0
           : flagValue('--rescan-interval', () => Math.round(parseDurationSeconds(f['rescan-interval']!) * 1000)),
+    ringBufferBytesPerCpu: positiveIntFlag(
+      f['ring-buffer-per-cpu'] !== undefined ? '--ring-buffer-per-cpu' : 'TRACEJOB_RING_BUFFER_PER_CPU',
+      f['ring-buffer-per-cpu'] ?? input.env.TRACEJOB_RING_BUFFER_PER_CPU ?? String(DEFAULT_RING_BUFFER_BYTES_PER_CPU),
+    ),
+    liveDecodeShare: shareFlag(
+      f['live-decode-share'] !== undefined ? '--live-decode-share' : 'TRACEJOB_LIVE_DECODE_SHARE',
+      f['live-decode-share'] ?? input.env.TRACEJOB_LIVE_DECODE_SHARE ?? String(DEFAULT_LIVE_DECODE_SHARE),
+    ),
     uploadAttempts: f['upload-attempts'] === undefined ? 5 : positiveIntFlag('--upload-attempts', f['upload-attempts']),
     uploadBackoffMs:
       f['upload-backoff'] === undefined ? 500 : flagValue('--upload-backoff', () => Math.round(parseDurationSeconds(f['upload-backoff']!) * 1000)),
@@ -195,6 +217,12 @@ function flagValue<T>(flag: string, parse: () => T): T {
   } catch (err) {
     throw new UsageError(`${flag}: ${(err as Error).message}`);
   }
+}
+
+function shareFlag(flag: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n <= 1)) throw new UsageError(`${flag} must be a number from 0 to 1, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 function positiveIntFlag(flag: string, text: string): number {

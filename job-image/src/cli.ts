@@ -88,7 +88,9 @@ async function main(): Promise<number> {
     : undefined;
   const outcome = await runNodeTrace(spec, options, { log, stop, ...(progress ? { progress } : {}) });
   if (progress && process.stderr.isTTY) process.stderr.write('\n');
-  log.info({ step: 'exit', exitCode: outcome.exitCode, stopReason: outcome.summary.stopReason, events: outcome.summary.events }, 'runner done');
+  // maxRSS (KiB) covers the whole run: the figure the storm bench holds against its memory target
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  log.info({ step: 'exit', exitCode: outcome.exitCode, stopReason: outcome.summary.stopReason, events: outcome.summary.events, maxRssBytes }, 'runner done');
   return outcome.exitCode;
 }
 

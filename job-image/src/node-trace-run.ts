@@ -5,11 +5,12 @@
  * describe in the summary.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
+import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RUNNER_EXIT, type ContainerStart, type NodeJobSpec, type NodeSummary, type StopReason, type TargetNotFound, type TraceEvent } from '../../contracts/index.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
+import { ringBufferBytesFor } from '../../bpf/src/ring-buffer-size.ts';
 import { getGadget } from '../../bpf/gadgets/index.ts';
 import type { RunnerOptions } from './cli-args.ts';
 import { findCgroupV2Root, ownCgroupV2Mount } from './cgroup/cgroup-mount.ts';
@@ -17,6 +18,7 @@ import { CgroupResolver, type CgroupAttribution } from './cgroup/target-resolver
 import { EventWriter } from './event-writer.ts';
 import { resolveStartupParents, StartupWatch } from './startup/startup-watch.ts';
 import { ensureKernelFilesystems } from './kernel-fs-mounts.ts';
+import { LossWatch, type LossChange } from './loss-watch.ts';
 import type { StopRequests } from './stop-requests.ts';
 import { buildNodeSummary } from './summary/build-node-summary.ts';
 import { EventTally } from './summary/event-tally.ts';
@@ -68,6 +70,14 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   const timers: NodeJS.Timeout[] = [];
   /** Set once the startup wait is armed; the first event of a new cgroup calls it. */
   let startupSeen: (start: ContainerStart) => void = () => undefined;
+  const lossWatch = new LossWatch();
+  const logLoss = (change: LossChange | undefined): void => {
+    if (change?.kind === 'started') {
+      log.warn({ step: 'loss', ...change }, `events are being lost: ${change.lostEvents} so far (the kernel found the ring buffer full)`);
+    } else if (change?.kind === 'stopped') {
+      log.warn({ step: 'loss', ...change }, `events no longer lost: ${change.lostInEpisode} lost in ${(change.episodeMs / 1000).toFixed(1)}s, ${change.lostEvents} in all`);
+    }
+  };
 
   try {
     for (const fs of ensureKernelFilesystems()) {
@@ -108,11 +118,17 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       const maxEvents = spec.maxEvents;
       let accepted = 0;
       watch?.snapshot();
+      const ringBufferBytes = ringBufferBytesFor({ cpus: cpus().length, bytesPerCpu: options.ringBufferBytesPerCpu });
       session = await GadgetSession.start({
         gadget: spec.gadget,
         params: spec.params,
         cgroupIds: traceAll ? 'all' : found.map((c) => c.id),
         ...(watch ? { ancestorLevels: watch.ancestorLevels } : {}),
+        ringBufferBytes,
+        // records past the cap are only counted: the spool (in outDir) stays bounded
+        maxRecords: maxEvents,
+        spoolDir: options.outDir,
+        liveDecodeShare: options.liveDecodeShare,
         onEvents(events) {
           for (const event of events) {
             if (watch && watch.observe(event, (start) => startupSeen(start)) === 'skip') continue;
@@ -146,6 +162,8 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
       });
       startedAt = new Date();
       const ids = session.cgroupIds();
+      const counted = session;
+      timers.push(setInterval(() => logLoss(lossWatch.observe(counted.lostEvents(), Date.now())), 1000));
       const deadline = () => timers.push(setTimeout(() => stop.request('deadline'), Math.max(0, spec.durationSeconds * 1000)));
       if (watch) {
         const waitMs = watch.timeoutSeconds * 1000;
@@ -165,7 +183,10 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
           deadline();
         };
       } else {
-        log.info({ step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds }, `tracing ${spec.gadget} for ${spec.durationSeconds}s`);
+        log.info(
+          { step: 'session', gadget: spec.gadget, cgroupIds: ids, durationSeconds: spec.durationSeconds, ringBufferBytes },
+          `tracing ${spec.gadget} for ${spec.durationSeconds}s`,
+        );
         deadline();
       }
       if (spec.upload?.progressUrl) {
@@ -224,8 +245,12 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   for (const t of timers) clearTimeout(t);
   if (session) {
     try {
-      session.stop();
+      const backlog = session.stats().pending;
+      if (backlog > 0) log.info({ step: 'stopping', pending: backlog }, `decoding the ${backlog} event(s) read but not decoded yet`);
+      await session.finish();
       lost = session.lostEvents();
+      dropped += session.stats().overCap;
+      for (const change of lossWatch.end(lost, Date.now())) logLoss(change);
     } catch (err) {
       error ??= `stopping the session failed: ${(err as Error).message}`;
       exitCode = RUNNER_EXIT.failure;

@@ -176,7 +176,7 @@ describe('real traces', { skip: kernelSkip }, () => {
     const lines = table.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^TIME +NODE +POD +CONTAINER +PID +COMM +DETAILS$/);
     assert.equal(lines.length, events.length + 1);
-    assert.match(lines[1]!, /^\d\d:\d\d:\d\d\.\d{3} +cli-test-node /);
+    assert.match(lines[1]!, /^\d\d:\d\d:\d\d\.\d{9} +cli-test-node /);
 
     const file = join(workDir, 'bundle.tar.gz');
     const bundle = await cli('bundle', id, '-o', file);

@@ -119,7 +119,7 @@ int tracepoint__syscalls__sys_exit_bind(struct trace_event_raw_sys_exit *ctx)
 		__builtin_memcpy(e, pending, sizeof(*e));
 		gadget_fill_header(&e->hdr);
 		e->ret = ctx->ret;
-		bpf_ringbuf_submit(e, 0);
+		gadget_submit(e);
 	}
 	bpf_map_delete_elem(&bind_inflight, &tid);
 	return 0;

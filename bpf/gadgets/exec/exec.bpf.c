@@ -172,8 +172,7 @@ static __always_inline int exec_exit(long ret)
 	len = e->buf_len;
 	if (len > EXEC_BUF_SIZE)
 		len = EXEC_BUF_SIZE;
-	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct exec_event, buf) + len, 0))
-		gadget_count_drop();
+	gadget_output(e, __builtin_offsetof(struct exec_event, buf) + len);
 out:
 	bpf_map_delete_elem(&exec_inflight, &tgid);
 	return 0;

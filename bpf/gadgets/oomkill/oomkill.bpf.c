@@ -80,7 +80,7 @@ int BPF_PROG(raw_tp__mark_victim, struct task_struct *task, uid_t uid)
 	e->trigger_pid = bpf_get_current_pid_tgid() >> 32;
 	e->pad = 0;
 	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
-	bpf_ringbuf_submit(e, 0);
+	gadget_submit(e);
 	return 0;
 }
 

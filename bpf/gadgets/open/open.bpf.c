@@ -133,8 +133,7 @@ static __always_inline int open_exit(long ret)
 	len = e->path_len;
 	if (len > OPEN_PATH_MAX)
 		len = OPEN_PATH_MAX;
-	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct open_event, path) + len, 0))
-		gadget_count_drop();
+	gadget_output(e, __builtin_offsetof(struct open_event, path) + len);
 out:
 	bpf_map_delete_elem(&open_inflight, &tid);
 	return 0;

@@ -145,7 +145,7 @@ export class ProfileCollector implements AggregateCollector<ProfileEvent> {
     };
     const refreshed = new Set<string>();
     void ctx; // no kernel timestamps: the events are stamped with the moment they are collected
-    const timestamp = Date.now() * 1_000_000;
+    const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
     const merged = new Map<string, ProfileEvent>();
     for (let i = 0; i < count; i += 1) {
       const k = decodeProfileKey(keys, i * PROFILE_KEY_SIZE);

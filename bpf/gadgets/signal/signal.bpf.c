@@ -61,7 +61,7 @@ int tracepoint__signal__signal_generate(struct trace_event_raw_signal_generate *
 	e->group = ctx->group;
 	e->result = result;
 	bpf_probe_read_kernel(e->target_comm, sizeof(e->target_comm), ctx->comm);
-	bpf_ringbuf_submit(e, 0);
+	gadget_submit(e);
 	return 0;
 }
 

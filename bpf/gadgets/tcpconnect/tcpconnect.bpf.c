@@ -105,7 +105,7 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 			bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
 			bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
 		}
-		bpf_ringbuf_submit(e, 0);
+		gadget_submit(e);
 	}
 	bpf_map_delete_elem(&tcp_pending, &sk);
 	return 0;

@@ -1,4 +1,4 @@
-// Module entry: the two classes and the small process-level functions.
+// Module entry: the classes and the small process-level functions.
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <napi.h>
@@ -11,6 +11,7 @@
 #include "bpf_object_wrap.h"
 #include "libbpf_log.h"
 #include "ring_buffer_reader.h"
+#include "ring_buffer_spool.h"
 
 static Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {
   int n = libbpf_num_possible_cpus();
@@ -53,10 +54,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function bpf_object = BpfObjectWrap::Define(env);
   Napi::Function reader = RingBufferReader::Define(env);
   data->bpf_object_ctor = Napi::Persistent(bpf_object);
+  Napi::Function spool = RingBufferSpool::Define(env);
   data->ring_buffer_reader_ctor = Napi::Persistent(reader);
+  data->ring_buffer_spool_ctor = Napi::Persistent(spool);
   env.SetInstanceData<AddonData>(data);
   exports.Set("BpfObject", bpf_object);
   exports.Set("RingBufferReader", reader);
+  exports.Set("RingBufferSpool", spool);
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus, "possibleCpus"));
   exports.Set("clocks", Napi::Function::New(env, Clocks, "clocks"));
   exports.Set("openFdCount", Napi::Function::New(env, OpenFdCount, "openFdCount"));

@@ -14,6 +14,7 @@
 #include "addon_data.h"
 #include "libbpf_log.h"
 #include "ring_buffer_reader.h"
+#include "ring_buffer_spool.h"
 
 namespace {
 
@@ -71,6 +72,7 @@ Napi::Function BpfObjectWrap::Define(Napi::Env env) {
                          InstanceMethod<&BpfObjectWrap::MapDelete>("mapDelete"),
                          InstanceMethod<&BpfObjectWrap::MapEntries>("mapEntries"),
                          InstanceMethod<&BpfObjectWrap::OpenRingBuffer>("openRingBuffer"),
+                         InstanceMethod<&BpfObjectWrap::SpoolRingBuffer>("spoolRingBuffer"),
                          InstanceMethod<&BpfObjectWrap::Close>("close"),
                      });
 }
@@ -97,6 +99,8 @@ BpfObjectWrap::~BpfObjectWrap() {
   // reference to their owner, so none can be open here except at env teardown.
   for (RingBufferReader* r : std::set<RingBufferReader*>(readers_)) r->Shutdown(true);
   readers_.clear();
+  for (RingBufferSpool* s : std::set<RingBufferSpool*>(spools_)) s->Shutdown(true);
+  spools_.clear();
   Release();
 }
 
@@ -493,10 +497,41 @@ Napi::Value BpfObjectWrap::OpenRingBuffer(const Napi::CallbackInfo& info) {
   return reader;
 }
 
+// spoolRingBuffer(map, fd, {flushIntervalMs, maxRecords}): a RingBufferSpool appending to fd.
+Napi::Value BpfObjectWrap::SpoolRingBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "ring_buffer__new";
+  std::string name = StringArg(info, 0, op, "map");
+  if (info.Length() < 2 || !info[1].IsNumber()) ThrowArgError(env, op, "fd must be a file descriptor (a number)");
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  if (fd < 0) ThrowArgError(env, op, "fd must be a file descriptor (a number)");
+  int flush_ms = 10;
+  double max_records = 0;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object o = info[2].As<Napi::Object>();
+    Napi::Value f = o.Get("flushIntervalMs");
+    if (f.IsNumber()) flush_ms = f.As<Napi::Number>().Int32Value();
+    Napi::Value m = o.Get("maxRecords");
+    if (m.IsNumber()) max_records = m.As<Napi::Number>().DoubleValue();
+  }
+  if (flush_ms < 1 || flush_ms > 10000) ThrowArgError(env, op, "flushIntervalMs must be 1..10000");
+  if (!(max_records >= 0)) ThrowArgError(env, op, "maxRecords must be 0 (no cap) or more");
+  RequireLoaded(env, op, name);
+  bpf_map* map = FindMap(env, op, name);
+  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+    ThrowBpfError(env, EINVAL, op, Ctx(name), "map is not a BPF_MAP_TYPE_RINGBUF");
+  RingBufferSpoolInit init{this, Value(), bpf_map__fd(map), name, fd, flush_ms, max_records};
+  Napi::Object spool = GetAddonData(env)->ring_buffer_spool_ctor.New({Napi::External<RingBufferSpoolInit>::New(env, &init)});
+  spools_.insert(RingBufferSpool::Unwrap(spool));
+  return spool;
+}
+
 void BpfObjectWrap::Close(const Napi::CallbackInfo& info) {
   if (closed_) return;
   for (RingBufferReader* r : std::set<RingBufferReader*>(readers_)) r->Shutdown(false);
   readers_.clear();
+  for (RingBufferSpool* s : std::set<RingBufferSpool*>(spools_)) s->Shutdown(false);
+  spools_.clear();
   Release();
 }
 

@@ -13,6 +13,7 @@ struct bpf_object;
 struct bpf_map;
 struct bpf_link;
 class RingBufferReader;
+class RingBufferSpool;
 
 class BpfObjectWrap : public Napi::ObjectWrap<BpfObjectWrap> {
  public:
@@ -22,6 +23,8 @@ class BpfObjectWrap : public Napi::ObjectWrap<BpfObjectWrap> {
 
   // Used by RingBufferReader.
   void ForgetReader(RingBufferReader* reader) { readers_.erase(reader); }
+  // Used by RingBufferSpool.
+  void ForgetSpool(RingBufferSpool* spool) { spools_.erase(spool); }
   const std::string& path() const { return path_; }
 
  private:
@@ -40,6 +43,7 @@ class BpfObjectWrap : public Napi::ObjectWrap<BpfObjectWrap> {
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
   Napi::Value OpenRingBuffer(const Napi::CallbackInfo& info);
+  Napi::Value SpoolRingBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   void Release();
@@ -57,4 +61,5 @@ class BpfObjectWrap : public Napi::ObjectWrap<BpfObjectWrap> {
   bool closed_ = false;
   std::vector<bpf_link*> links_;
   std::set<RingBufferReader*> readers_;
+  std::set<RingBufferSpool*> spools_;
 };

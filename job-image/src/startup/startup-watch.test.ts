@@ -14,7 +14,7 @@ const dir = (rel: string) => {
   mkdirSync(p, { recursive: true });
   return { path: p, id: Number(statSync(p, { bigint: true }).ino) };
 };
-const ev = (cgroupId: number, pid = 1) => ({ cgroupId, pid, comm: 'sh', timestamp: 1_764_600_000_000_000_000 });
+const ev = (cgroupId: number, pid = 1) => ({ cgroupId, pid, comm: 'sh', timestamp: '1764600000000000000' });
 
 test('the first event of a cgroup created after the snapshot is the start; earlier ones of old cgroups are skipped and counted', () => {
   const uid = '0b5d4e2a-1c3f-4a5b-9c7d-8e9f0a1b2c3d';

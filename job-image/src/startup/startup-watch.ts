@@ -137,14 +137,14 @@ export class StartupWatch {
    * processes) or 'skip' it (a cgroup that existed already, before the start). `onStart` is called
    * once, for the first event of a new cgroup.
    */
-  observe(event: { cgroupId: number; pid: number; comm: string; timestamp: number }, onStart?: (start: ContainerStart) => void): StartupVerdict {
+  observe(event: { cgroupId: number; pid: number; comm: string; timestamp: string }, onStart?: (start: ContainerStart) => void): StartupVerdict {
     if (this.startSeen) return 'record';
     if (this.known.has(event.cgroupId) || this.parentIds.has(event.cgroupId)) {
       this.skipped += 1;
       return 'skip';
     }
     const where = this.attributionOf(event.cgroupId);
-    const start: ContainerStart = { at: new Date(Math.floor(event.timestamp / 1e6)).toISOString(), cgroupId: event.cgroupId, pid: event.pid, comm: event.comm };
+    const start: ContainerStart = { at: new Date(Number(BigInt(event.timestamp) / 1_000_000n)).toISOString(), cgroupId: event.cgroupId, pid: event.pid, comm: event.comm };
     if (where?.path) start.cgroupPath = where.path;
     if (where?.containerId) start.containerId = where.containerId;
     if (where?.namespace) start.namespace = where.namespace;

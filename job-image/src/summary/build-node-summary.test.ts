@@ -21,7 +21,7 @@ const run: NodeRunRecord = {
 };
 
 function ev(cgroupId: number, comm: string, filename: string, argv?: string[]) {
-  return { timestamp: 1, pid: 1, tid: 1, uid: 0, comm, cgroupId, gadget: 'exec', filename, ...(argv ? { argv } : {}) };
+  return { timestamp: '1', pid: 1, tid: 1, uid: 0, comm, cgroupId, gadget: 'exec', filename, ...(argv ? { argv } : {}) };
 }
 
 test('counts per container with attribution, most events first; ids sorted; run facts copied', () => {

@@ -15,6 +15,14 @@ document.title = `tracejob — trace ${id}`;
 const TERMINAL = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
 const BASE_FIELDS = new Set(['timestamp', 'node', 'namespace', 'pod', 'container', 'pid', 'tid', 'ppid', 'uid', 'comm', 'cgroupId', 'gadget']);
 
+// timestamps are exact ns since the epoch as decimal strings (results of older runners: numbers)
+function nsOf(t) {
+  if (typeof t === 'string' && /^\d{1,20}$/.test(t)) return BigInt(t);
+  if (typeof t === 'number' && Number.isFinite(t)) return BigInt(Math.round(t));
+  return undefined;
+}
+function clockOf(ns) { return `${new Date(Number(ns / 1000000n)).toISOString().slice(11, 19)}.${(ns % 1000000000n).toString().padStart(9, '0')}`; }
+
 function fmtSeconds(s) { s = Math.max(0, Math.floor(s)); return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`; }
 
 function renderStatus(p) {
@@ -43,11 +51,11 @@ function renderSummary(s) {
 }
 
 function renderChart() {
-  const times = events.map((e) => e.timestamp).filter((t) => typeof t === 'number').sort((a, b) => a - b);
+  const times = events.map((e) => nsOf(e.timestamp)).filter((t) => t !== undefined).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (times.length === 0) { $('chart').replaceChildren(el('p', { className: 'muted' }, 'no events')); return; }
-  const bins = 60, t0 = times[0], span = Math.max(1, times[times.length - 1] - t0);
+  const bins = 60, t0 = times[0], span = Math.max(1, Number(times[times.length - 1] - t0));
   const counts = new Array(bins).fill(0);
-  for (const t of times) counts[Math.min(bins - 1, Math.floor(((t - t0) / span) * bins))]++;
+  for (const t of times) counts[Math.min(bins - 1, Math.floor((Number(t - t0) / span) * bins))]++;
   const max = Math.max(...counts), W = 600, H = 140, bw = W / bins;
   const NS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(NS, 'svg');
@@ -59,7 +67,7 @@ function renderChart() {
     const title = document.createElementNS(NS, 'title'); title.textContent = `${c} events`; r.append(title); svg.append(r);
   });
   const label = (x, text, anchor) => { const t = document.createElementNS(NS, 'text'); t.setAttribute('x', String(x)); t.setAttribute('y', String(H + 12)); t.setAttribute('text-anchor', anchor); t.textContent = text; svg.append(t); };
-  label(0, new Date(t0 / 1e6).toISOString().slice(11, 19), 'start');
+  label(0, new Date(Number(t0 / 1000000n)).toISOString().slice(11, 19), 'start');
   label(W, `+${(span / 1e9).toFixed(1)}s · max ${max}/bin`, 'end');
   $('chart').replaceChildren(svg);
 }
@@ -71,7 +79,7 @@ function renderEvents() {
   const matching = q ? events.filter((e) => JSON.stringify(e).toLowerCase().includes(q)) : events;
   $('events-count').textContent = `${matching.length} of ${events.length} events${matching.length > SHOWN_ROWS ? ` (first ${SHOWN_ROWS} shown)` : ''}`;
   $('events').tBodies[0].replaceChildren(...matching.slice(0, SHOWN_ROWS).map((e) => el('tr', {},
-    el('td', { className: 'mono' }, typeof e.timestamp === 'number' ? new Date(e.timestamp / 1e6).toISOString().slice(11, 23) : ''),
+    el('td', { className: 'mono' }, nsOf(e.timestamp) === undefined ? '' : clockOf(nsOf(e.timestamp))),
     el('td', {}, e.node || ''), el('td', {}, e.pod ? `${e.namespace || ''}/${e.pod}` : ''), el('td', { className: 'num' }, e.pid ?? ''),
     el('td', { className: 'mono' }, e.comm || ''), el('td', { className: 'mono' }, details(e)))));
 }
