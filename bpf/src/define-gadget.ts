@@ -22,7 +22,6 @@ export interface GadgetSpec {
   record: RecordSpec;
   config: ConfigSpec;
   checkParams?(params: Record<string, unknown>): ParamProblem[];
-  missingKernelFeature?(): string | undefined;
 }
 
 interface Built<E> {
@@ -72,7 +71,6 @@ export function defineGadget<E extends GadgetEvent>(spec: GadgetSpec): GadgetDef
     topFields: spec.topFields,
     objectFile,
     ...(spec.checkParams ? { checkParams: spec.checkParams } : {}),
-    ...(spec.missingKernelFeature ? { missingKernelFeature: spec.missingKernelFeature } : {}),
     encodeConfig: (params, filterByCgroup) => atRoot().encoder(params, filterByCgroup),
     decode(record: Buffer, ctx: DecodeContext): E {
       fastDecoder ??= atRoot().decoder;

@@ -59,11 +59,6 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
    * use the object under the repository root.
    */
   layoutFor?(objectPath: string): Pick<GadgetDefinition<E>, 'decode' | 'encodeConfig'>;
-  /**
-   * What the running kernel lacks for this gadget (e.g. a tracepoint's newer signature), checked
-   * before load so that the failure says it instead of a verifier refusal; undefined when nothing.
-   */
-  missingKernelFeature?(): string | undefined;
   /** Present for a gadget that aggregates in the kernel instead of using the ring buffer. */
   readonly aggregate?: AggregatingGadget<E>;
   /** Present when the node summary has a section of the gadget's own (e.g. `profile`). */

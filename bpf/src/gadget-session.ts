@@ -39,7 +39,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { closeSync, existsSync, openSync, readSync, unlinkSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as Native from '../native/index.js';
@@ -47,7 +47,7 @@ import type { BpfObject, RingBufferSpool, RingBufferSpoolStats } from '../native
 import { forEachWholeRecord } from '../native/ring-batch.ts';
 import { getGadget, parseParams } from '../gadgets/index.ts';
 import type { AggregateCollector, DecodeContext, GadgetDefinition, GadgetEvent } from './gadget-definition.ts';
-import { asUnsupported, GadgetUnsupportedError } from './gadget-unsupported.ts';
+import { asUnsupported } from './gadget-unsupported.ts';
 import { findRepoRoot, gadgetObjectPath, nativeAddonPath } from './repo-paths.ts';
 
 type NativeAddon = typeof Native;
@@ -193,8 +193,6 @@ export class GadgetSession {
     if (!existsSync(objectPath)) {
       throw new Error(`gadget ${gadget.name}: object ${objectPath} is missing; build it with: make -C bpf`);
     }
-    const lacking = gadget.missingKernelFeature?.();
-    if (lacking) throw new GadgetUnsupportedError(gadget.name, lacking, release(), new Error(`the kernel lacks ${lacking}`));
     // the layouts of the object about to be loaded (not of a copy that may be older)
     const layout = gadget.layoutFor?.(objectPath) ?? gadget;
     const config = layout.encodeConfig(params, !traceAll);

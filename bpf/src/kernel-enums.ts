@@ -1,7 +1,6 @@
 /**
  * Names of the running kernel's own enums (enum skb_drop_reason, enum req_op, ...): their numbers
  * change between kernel versions, so they are read from the kernel's BTF, once, when first needed.
- * The same BTF tells whether a kernel struct has a member (kernelStructHasMember).
  */
 import { Btf } from './btf.ts';
 
@@ -30,13 +29,6 @@ export function kernelEnum(name: string, btfFile = VMLINUX_BTF): ReadonlyMap<num
   return values;
 }
 
-/** Whether the running kernel's `struct <name>` has `member`; undefined when its BTF cannot tell. */
-export function kernelStructHasMember(name: string, member: string, btfFile = VMLINUX_BTF): boolean | undefined {
-  const btf = kernelBtf(btfFile);
-  if (!btf) return undefined;
-  if (!btf.structNames().includes(name)) return false;
-  return btf.struct(name).members.some((m) => m.name === member);
-}
 
 /** `NETFILTER_DROP` for SKB_DROP_REASON_NETFILTER_DROP; `reason <n>` when this kernel does not name n. */
 export function dropReasonName(reason: number): string {

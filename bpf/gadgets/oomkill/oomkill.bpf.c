@@ -44,10 +44,23 @@ struct oomkill_event {
 
 GADGET_RECORD(oomkill_event);
 
+/* Before Linux 6.2 the counters were atomics in one struct mm_rss_stat, since then percpu_counters. */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+};
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+};
+
 static __always_inline __u64 oom_counter(struct mm_struct *mm, int i)
 {
-	__s64 v = BPF_CORE_READ(mm, rss_stat[i].count);
+	__s64 v;
 
+	if (bpf_core_type_exists(struct mm_rss_stat___pre62))
+		v = BPF_CORE_READ((struct mm_struct___pre62 *)mm, rss_stat.count[i].counter);
+	else
+		v = BPF_CORE_READ(mm, rss_stat[i].count);
 	return v < 0 ? 0 : v;
 }
 

@@ -7,7 +7,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
 import { defineGadget } from '../../src/define-gadget.ts';
-import { kernelStructHasMember } from '../../src/kernel-enums.ts';
 import { num, text } from '../../src/presenters.ts';
 
 export const oomkillParamsSchema = Type.Object({}, { additionalProperties: false });
@@ -54,10 +53,6 @@ export const oomkillGadget = defineGadget<OomkillEvent>({
   },
   topFields: ['comm'],
   config: { struct: 'oomkill_config', members: {} },
-  // The program takes mark_victim's (task, uid) arguments, which came with the tracepoint's
-  // victim fields (uid among them) in Linux 6.8; before, the tracepoint passed only a pid.
-  missingKernelFeature: () =>
-    kernelStructHasMember('trace_event_raw_mark_victim', 'uid') === false ? 'raw tracepoint mark_victim(task, uid) (Linux 6.8+)' : undefined,
 });
 
 export const decodeOomkill = oomkillGadget.decode;
