@@ -307,6 +307,7 @@ function containerdConfig(): string {
   return `version = 3
 root = "${S}/containerd/root"
 state = "${S}/containerd/state"
+imports = []
 [grpc]
   address = "${containerdSock}"
 [ttrpc]
@@ -317,9 +318,14 @@ state = "${S}/containerd/state"
   address = ""
 [plugins."io.containerd.nri.v1.nri"]
   disable = true
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${S}/containerd/opt"
 [plugins."io.containerd.cri.v1.runtime"]
   # This machine's root lacks CAP_SYS_RESOURCE: never raise a container's oom_score_adj.
   restrict_oom_score_adj = true
+  # Pod network namespaces under the state directory, not the machine's /run/netns.
+  netns_mounts_under_state_dir = true
+  enable_cdi = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "${S}/cni/net.d"
