@@ -130,7 +130,30 @@ function startDaemon(name: string, cmd: string, args: readonly string[], env: No
   child.unref();
   if (!child.pid) throw new Error(`cannot start ${name}`);
   writeFileSync(pidFile(name), String(child.pid));
+  writeFileSync(join(runDir, `${name}.cmd.json`), JSON.stringify({ cmd, args, env: env === process.env ? undefined : env }));
   return child.pid;
+}
+
+/** Starts a daemon again as cluster:up started it (after a test killed it); resolves once its node is Ready again for the kubelet. */
+export async function restartDaemon(name: string): Promise<void> {
+  if (daemonPid(name)) return;
+  const { cmd, args, env } = JSON.parse(readFileSync(join(runDir, `${name}.cmd.json`), 'utf8')) as { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  startDaemon(name, cmd, args, env ?? process.env);
+  if (name === 'kubelet') {
+    await waitFor('node Ready again', 180_000, () => (nodeReady() ? true : undefined), 'kubelet');
+    restoreKubeletSysctls();
+  }
+}
+
+function nodeReady(): boolean {
+  const res = kubectl(['get', 'node', CLUSTER.nodeName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
+  return res.stdout.trim() === 'True';
+}
+
+/** The kubelet sets kernel.panic, panic_on_oops and vm.overcommit_memory at each start: give the machine its own back. */
+function restoreKubeletSysctls(): void {
+  const saved = JSON.parse(readFileSync(join(S, 'sysctls.json'), 'utf8')) as Record<string, string>;
+  for (const k of ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory']) writeSysctl(k, saved[k]!);
 }
 
 function logTail(name: string, lines = 25): string {
@@ -303,7 +326,7 @@ function kubeconfig(token: string, user: string, caFile: string): string {
   });
 }
 
-function containerdConfig(): string {
+export function containerdConfig(): string {
   return `version = 3
 root = "${S}/containerd/root"
 state = "${S}/containerd/state"
@@ -614,12 +637,8 @@ async function bringUp(timings: UpTimings): Promise<void> {
       `--hostname-override=${CLUSTER.nodeName}`,
       '--v=1',
     ]);
-    await waitFor('node Ready', 180_000, () => {
-      const res = kubectl(['get', 'node', CLUSTER.nodeName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
-      return res.stdout.trim() === 'True' ? true : undefined;
-    }, 'kubelet');
-    // The kubelet sets these at start; give the machine its own values back.
-    for (const k of ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory'] as const) writeSysctl(k, saved[k]!);
+    await waitFor('node Ready', 180_000, () => (nodeReady() ? true : undefined), 'kubelet');
+    restoreKubeletSysctls();
   });
 
   await timed(timings, 'kube-proxy', async () => {

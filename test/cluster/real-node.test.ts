@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { binDir, clusterDown, clusterIsUp, clusterSkipReason, clusterUp, kubectl, killDaemon, readClusterEnv, repoRoot, type ClusterEnv } from './node-cluster.ts';
+import { binDir, clusterDown, clusterIsUp, clusterSkipReason, clusterUp, kubectl, killDaemon, readClusterEnv, repoRoot, restartDaemon, type ClusterEnv } from './node-cluster.ts';
 
 const NS = `tj-e2e-${process.pid}`;
 const RUNNER_NS = 'tracejob-runners';
@@ -137,6 +137,7 @@ describe('tracejob on a real node (kubelet, containerd, runc)', { skip: skipReas
   }, { timeout: 3_600_000 });
 
   after(async () => {
+    await restartDaemon('kubelet').catch(() => undefined);
     if (env) kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });
     if (startedHere) {
       const left = await clusterDown();
@@ -222,10 +223,15 @@ describe('tracejob on a real node (kubelet, containerd, runc)', { skip: skipReas
       return n && (n.tracingSince || (typeof n.events === 'number' && n.events > 0)) ? true : undefined;
     });
     killDaemon('kubelet');
-    const final = await waitUntil('trace ended', 400_000, async () => {
-      const t = await traceJson(id);
-      return ['succeeded', 'partial', 'failed', 'cancelled'].includes(t.status as string) ? t : undefined;
-    });
+    let final: Json;
+    try {
+      final = await waitUntil('trace ended', 400_000, async () => {
+        const t = await traceJson(id);
+        return ['succeeded', 'partial', 'failed', 'cancelled'].includes(t.status as string) ? t : undefined;
+      });
+    } finally {
+      await restartDaemon('kubelet');
+    }
     const node = (final.nodes as Json[])[0]!;
     assert.ok(final.status === 'partial' || final.status === 'failed', JSON.stringify(final));
     assert.ok(typeof node.error === 'string' && node.error.length > 0, `no reason given: ${JSON.stringify(node)}`);
