@@ -53,8 +53,10 @@ const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-sch
 type Binary = (typeof BINARIES)[number];
 const bin = (name: Binary) => join(binDir, name);
 
-/** The sysctls the kubelet sets at each start, and ip_forward (pods are routed through the host). */
-const SYSCTLS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory', 'net/ipv4/ip_forward'] as const;
+/** The sysctls the kubelet sets at each start (its "kernel tunables"). */
+const KUBELET_SYSCTLS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'] as const;
+/** ... and ip_forward (pods are routed through the host). */
+const SYSCTLS = [...KUBELET_SYSCTLS, 'net/ipv4/ip_forward'] as const;
 
 export interface ClusterEnv {
   KUBECONFIG: string;
@@ -150,10 +152,10 @@ function nodeReady(): boolean {
   return res.stdout.trim() === 'True';
 }
 
-/** The kubelet sets kernel.panic, panic_on_oops and vm.overcommit_memory at each start: give the machine its own back. */
+/** The kubelet sets kernel.panic, panic_on_oops, vm.overcommit_memory, … at each start: give the machine its own back. */
 function restoreKubeletSysctls(): void {
   const saved = JSON.parse(readFileSync(join(S, 'sysctls.json'), 'utf8')) as Record<string, string>;
-  for (const k of ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory']) writeSysctl(k, saved[k]!);
+  for (const k of KUBELET_SYSCTLS) if (saved[k] !== undefined && readSysctl(k) !== saved[k]) writeSysctl(k, saved[k]);
 }
 
 function logTail(name: string, lines = 25): string {
