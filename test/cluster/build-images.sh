@@ -45,10 +45,13 @@ archive_of() { echo "$OUT/$(echo "$1" | tr '/:' '__').tar"; }
 
 has_image() { B inspect --type image "$1" >/dev/null 2>&1; }
 
-save() {
-  local name="$1" file; file="$(archive_of "$1")"
+save() { # writes the image's archive unless the archive already holds this very image
+  local name="$1" file id; file="$(archive_of "$1")"
+  id="$(B images --noheading --no-trunc --format '{{.ID}}' "$name")"
+  [ -f "$file" ] && [ "$(cat "$file.id" 2>/dev/null)" = "$id" ] && return
   B push "${POLICY[@]}" --quiet "$name" "docker-archive:$file.tmp:$name" >/dev/null
   mv "$file.tmp" "$file"
+  echo "$id" > "$file.id"
 }
 
 # Node 20 as the official images lay it out (/usr/local), from the machine's own installation.
@@ -63,21 +66,22 @@ add_node() {
   B config --env NODE_VERSION="$NODE_VERSION" --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd node "$c"
 }
 
-rootfs() { # rootfs NAME PACKAGES...
+rootfs() { # rootfs NAME PACKAGES... -> a root filesystem directory (Debian minbase + PACKAGES)
   local name="$1"; shift
-  local tar="$IMG/work/$name-$BASE_KEY.tar"
-  if [ ! -f "$tar" ]; then
+  local dir="$IMG/work/$name-$BASE_KEY"
+  if [ ! -d "$dir" ]; then
     local include; include="$(IFS=,; echo "$*")"
-    nice -n 10 mmdebstrap --quiet --variant=minbase --include="$include" \
+    rm -rf "$dir.tmp"
+    nice -n 10 mmdebstrap --quiet --variant=minbase --format=directory --include="$include" \
       --aptopt='Apt::Install-Recommends "false"' \
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-      "$SUITE" "$tar.tmp" >&2
-    mv "$tar.tmp" "$tar"
+      "$SUITE" "$dir.tmp" >&2
+    mv "$dir.tmp" "$dir"
   fi
-  echo "$tar"
+  echo "$dir"
 }
 
-from_rootfs() { # from_rootfs NAME TAR -> container
+from_rootfs() { # from_rootfs NAME DIR -> container
   local c; c="$(B from --quiet "${POLICY[@]}" scratch)"
   B add "$c" "$2" / >/dev/null
   echo "$c"
@@ -155,11 +159,19 @@ build_coredns() {
 build_app() {
   echo "build-images: building Dockerfile and job-image/Dockerfile" >&2
   cd "$REPO"
+  # Behind a TLS-inspecting proxy the machine's npm trusts an extra CA (its `cafile`); the RUN steps
+  # get it as a build-time mount (and a global npmrc naming it), never as part of an image.
+  local mounts=() ca
+  ca="$(npm config get cafile 2>/dev/null || true)"
+  if [ -n "$ca" ] && [ "$ca" != null ] && [ "$ca" != undefined ] && [ -f "$ca" ]; then
+    printf 'cafile=/run/tracejob-build/ca.crt\n' > "$IMG/work/npmrc"
+    mounts+=(-v "$ca:/run/tracejob-build/ca.crt:ro" -v "$IMG/work/npmrc:/usr/local/etc/npmrc:ro")
+  fi
   nice -n 10 buildah --root "$IMG/storage" --runroot /run/tracejob-buildah --storage-driver overlay \
-    bud "${POLICY[@]}" --pull-never --layers --network host -f Dockerfile -t localhost/tracejob:dev . >&2
+    bud "${POLICY[@]}" --pull-never --layers --network host "${mounts[@]}" -f Dockerfile -t localhost/tracejob:dev . >&2
   save localhost/tracejob:dev
   nice -n 10 buildah --root "$IMG/storage" --runroot /run/tracejob-buildah --storage-driver overlay \
-    bud "${POLICY[@]}" --pull-never --layers --network host -f job-image/Dockerfile -t localhost/tracejob-runner:dev . >&2
+    bud "${POLICY[@]}" --pull-never --layers --network host "${mounts[@]}" -f job-image/Dockerfile -t localhost/tracejob-runner:dev . >&2
   save localhost/tracejob-runner:dev
 }
 

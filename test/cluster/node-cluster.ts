@@ -58,6 +58,9 @@ const KUBELET_SYSCTLS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_
 /** ... and ip_forward (pods are routed through the host). */
 const SYSCTLS = [...KUBELET_SYSCTLS, 'net/ipv4/ip_forward'] as const;
 
+/** What the node runs (build-images.sh's archives; the node:20 base images are only built on). */
+export const NODE_IMAGES = ['registry.k8s.io/pause:3.10.1', 'localhost/coredns:dev', 'docker.io/library/redis:7.2-alpine', 'localhost/busybox:dev', 'localhost/tracejob:dev', 'localhost/tracejob-runner:dev'] as const;
+
 export interface ClusterEnv {
   KUBECONFIG: string;
   TRACEJOB_SERVER: string;
@@ -623,7 +626,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
   });
 
   await timed(timings, 'image import', () => {
-    for (const f of readdirSync(images).filter((f) => f.endsWith('.tar'))) ctr(['images', 'import', join(images, f)]);
+    for (const name of NODE_IMAGES) ctr(['images', 'import', join(images, `${name.replace(/[/:]/g, '_')}.tar`)]);
   });
 
   await timed(timings, 'kubelet', async () => {
