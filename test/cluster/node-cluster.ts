@@ -486,9 +486,11 @@ export async function clusterUp(opts: { timings?: UpTimings } = {}): Promise<Clu
   }
   const skip = clusterSkipReason();
   if (skip) throw new Error(skip);
-  if (existsSync(S)) {
-    log('a previous cluster left state behind: tearing it down first');
-    await clusterDown();
+  const left = leftovers();
+  if (left.length > 0) {
+    log(`a previous cluster left ${left.join(', ')}: tearing it down first`);
+    const still = await clusterDown();
+    if (still.length > 0) throw new Error(`cannot start: a previous cluster left ${still.join(', ')}`);
   }
   mkdirSync(runDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
