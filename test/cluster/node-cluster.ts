@@ -21,7 +21,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freeLoopbackPort } from '../../api/src/redis-server-process.ts';
+import { freeLoopbackPort } from '../../state/src/redis-server-process.ts';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const cacheDir = process.env.TRACEJOB_CACHE || '/var/cache/tracejob';
