@@ -26,8 +26,9 @@ OUT="$IMG/archives"
 SUITE=bookworm
 NODE_BIN="$(command -v node)"
 NODE_VERSION="$("$NODE_BIN" -p 'process.versions.node')"
-# Bump when what goes into the base images changes.
-BASE_KEY="$SUITE-node$NODE_VERSION-r1"
+# Bump r (root filesystems: their packages) or i (the images made from them) when they change.
+ROOTFS_KEY="$SUITE-node$NODE_VERSION-r1"
+BASE_KEY="$ROOTFS_KEY-i2"
 
 for tool in buildah mmdebstrap; do
   command -v "$tool" >/dev/null || { echo "build-images: $tool is missing (apt-get install $tool)" >&2; exit 2; }
@@ -68,7 +69,7 @@ add_node() {
 
 rootfs() { # rootfs NAME PACKAGES... -> a root filesystem directory (Debian minbase + PACKAGES)
   local name="$1"; shift
-  local dir="$IMG/work/$name-$BASE_KEY"
+  local dir="$IMG/work/$name-$ROOTFS_KEY"
   if [ ! -d "$dir" ]; then
     local include; include="$(IFS=,; echo "$*")"
     rm -rf "$dir.tmp"
@@ -110,10 +111,11 @@ build_base() {
   B commit --quiet "${POLICY[@]}" --rm "$c" docker.io/library/node:20-bookworm >/dev/null
   save docker.io/library/node:20-bookworm
 
-  # The Redis image of manifests/redis.yaml: Debian's redis-server, the official image's
-  # entry point convention (arguments starting with '-' go to redis-server).
+  # The Redis image of manifests/redis.yaml: Debian's redis-server, with the official image's
+  # entry point convention (arguments starting with '-' go to redis-server) and its default of
+  # protected mode off (the official image patches it out; without, no other pod may connect).
   c="$(from_rootfs redis "$(rootfs redis redis-server redis-tools)")"
-  B run "$c" -- sh -c 'printf "%s\n" "#!/bin/sh" "set -e" "case \"\$1\" in -*|\"\") set -- redis-server \"\$@\" ;; esac" "exec \"\$@\"" > /usr/local/bin/docker-entrypoint.sh && chmod 0755 /usr/local/bin/docker-entrypoint.sh && mkdir -p /data'
+  B run "$c" -- sh -c 'printf "%s\n" "#!/bin/sh" "set -e" "case \"\$1\" in -*|\"\") set -- redis-server --protected-mode no \"\$@\" ;; esac" "exec \"\$@\"" > /usr/local/bin/docker-entrypoint.sh && chmod 0755 /usr/local/bin/docker-entrypoint.sh && mkdir -p /data'
   B config --entrypoint '["docker-entrypoint.sh"]' --cmd redis-server --workingdir /data --port 6379 "$c"
   B commit --quiet "${POLICY[@]}" --rm "$c" docker.io/library/redis:7.2-alpine >/dev/null
   save docker.io/library/redis:7.2-alpine

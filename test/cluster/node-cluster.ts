@@ -5,7 +5,8 @@
  * and CoreDNS, with tracejob deployed by `kubectl apply -k test/cluster/overlay` from images built
  * from its own Dockerfiles.
  *
- * The node's InternalIP lives on a dummy interface of its own (tj-node0, 10.213.0.1), pods on a
+ * The node's InternalIP lives on an interface of its own (tj-node0, one end of a veth pair,
+ * 10.213.0.1), pods on a
  * bridge of their own (tj-br0, 10.214.0.0/24, Debian's CNI plugins), Services in 10.215.0.0/24:
  * nothing touches the machine's own network. Everything it creates is recorded under STATE_DIR and
  * removed by clusterDown(): processes (by pid), mounts under STATE_DIR, the two interfaces,
@@ -516,8 +517,10 @@ async function bringUp(timings: UpTimings): Promise<void> {
   writeFileSync(join(S, 'var-log-containers.json'), JSON.stringify({ existed: existsSync('/var/log/containers') }));
 
   await timed(timings, 'network', () => {
-    run('ip', ['link', 'add', CLUSTER.nodeIface, 'type', 'dummy']);
+    // A veth pair (this kernel has no dummy driver); the peer stays unconfigured.
+    run('ip', ['link', 'add', CLUSTER.nodeIface, 'type', 'veth', 'peer', 'name', `${CLUSTER.nodeIface}p`]);
     run('ip', ['addr', 'add', `${CLUSTER.nodeIp}/32`, 'dev', CLUSTER.nodeIface]);
+    run('ip', ['link', 'set', `${CLUSTER.nodeIface}p`, 'up']);
     run('ip', ['link', 'set', CLUSTER.nodeIface, 'up']);
     writeSysctl('net/ipv4/ip_forward', '1');
   });
