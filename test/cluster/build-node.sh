@@ -50,6 +50,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   nice -n 10 go get "${pkgs[@]/%/@$KUBE_VERSION}" >&2
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
   for c in "${missing[@]}"; do
+    [ -x "$BIN/$c-$KUBE_VERSION" ] && continue   # built meanwhile by another run
     echo "build-node: building $c $KUBE_VERSION" >&2
     CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags="$ldflags" -o "$BIN/$c-$KUBE_VERSION.tmp" "k8s.io/kubernetes/cmd/$c"
     mv "$BIN/$c-$KUBE_VERSION.tmp" "$BIN/$c-$KUBE_VERSION"
