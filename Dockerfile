@@ -26,7 +26,10 @@ COPY bin bin
 COPY bpf bpf
 COPY job-image/src job-image/src
 COPY test/support test/support
+COPY scripts/copy-assets.mjs scripts/copy-assets.mjs
+# as `npm run build:ts`: compile, then copy the files the code reads at run time (the UI's static files)
 RUN npx tsc -p tsconfig.build.json \
+ && node scripts/copy-assets.mjs \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20-bookworm-slim
@@ -39,6 +42,8 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+# bpf/gadgets/: the root marker the code finds its root by (next to package.json); this image
+# loads no BPF objects.
 RUN printf '%s\n' \
       '#!/bin/sh' \
       'set -e' \
@@ -49,7 +54,8 @@ RUN printf '%s\n' \
       '  *) exec node bin/tracejob.js "$@" ;;' \
       'esac' > /usr/local/bin/tracejob-entry \
  && chmod 0755 /usr/local/bin/tracejob-entry \
- && mkdir -p /data && chown 10001:10001 /data
+ && mkdir -p /data && chown 10001:10001 /data \
+ && mkdir -p bpf/gadgets
 USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/tracejob-entry"]

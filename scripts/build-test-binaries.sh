@@ -23,6 +23,10 @@ build "control plane (kube-apiserver, etcd)" bash test/k8s/build-control-plane.s
 build "Alertmanager" bash test/alerts/build-alertmanager.sh
 # The Debian kernels the CO-RE suite (npm run test:kernels) boots in QEMU.
 build "guest kernels (Debian 6.1, 6.12)" bash test/kernels/fetch-kernels.sh
+# The real node of test/cluster: container runtime, CoreDNS, kubelet and the other kube binaries.
+build "containerd, runc" bash test/cluster/build-runtime.sh
+build "CoreDNS" bash test/cluster/build-coredns.sh
+build "kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl" bash test/cluster/build-node.sh
 
 # A missing binary is reported above and makes its tests skip; setup itself still succeeds so that
 # the rest of the suite runs. CI=true makes it fail instead, so that CI never passes by skipping.

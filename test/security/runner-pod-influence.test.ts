@@ -95,7 +95,7 @@ test('the reference pod takes image, command, host paths and privileges from con
   const c = pod.spec!.containers[0]!;
   assert.equal(c.image, podConfig.image);
   assert.deepEqual(c.command, [...podConfig.command]);
-  assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN'] });
+  assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_ADMIN'] });
   assert.equal(c.securityContext?.privileged, false);
   assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
   assert.equal(pod.spec!.automountServiceAccountToken, false);

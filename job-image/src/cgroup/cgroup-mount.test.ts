@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -35,4 +35,15 @@ test('an explicit root that is not a cgroup directory is refused by name', () =>
   const dir = mkdtempSync(join(tmpdir(), 'tracejob-notcg-'));
   assert.throws(() => findCgroupV2Root(dir), /cgroup root .* is not a cgroup v2 directory/);
   assert.throws(() => findCgroupV2Root(join(dir, 'missing')), /is not a cgroup v2 directory/);
+});
+
+test("an explicit root that is a hybrid host's /sys/fs/cgroup resolves to its unified v2 hierarchy", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tracejob-hybrid-'));
+  mkdirSync(join(dir, 'cpu'));
+  writeFileSync(join(dir, 'cpu', 'cgroup.procs'), '');
+  mkdirSync(join(dir, 'unified'));
+  writeFileSync(join(dir, 'unified', 'cgroup.procs'), '');
+  assert.equal(findCgroupV2Root(`${dir}/`), join(dir, 'unified'));
+  writeFileSync(join(dir, 'cgroup.procs'), '');
+  assert.equal(findCgroupV2Root(dir), dir, 'a v2 root itself is taken as it is');
 });

@@ -3,7 +3,7 @@
  * hybrid /sys/fs/cgroup/unified), or given explicitly (e.g. the host's /sys/fs/cgroup mounted at
  * /host/sys/fs/cgroup in a pod).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 /** The cgroup v2 mount points named in a mountinfo text, in file order. */
 export function cgroupV2MountPoints(mountinfo: string): string[] {
@@ -35,12 +35,15 @@ export class CgroupRootError extends Error {
 
 /**
  * The cgroup v2 root to resolve targets under: `override` when given (it must be a directory holding
- * `cgroup.procs`), else the mount found in `mountinfoPath`.
+ * `cgroup.procs`, or a hybrid host's whole /sys/fs/cgroup — v1 controllers on a tmpfs — whose
+ * `unified` is the v2 hierarchy), else the mount found in `mountinfoPath`.
  */
 export function findCgroupV2Root(override?: string, mountinfoPath = '/proc/self/mountinfo'): string {
   if (override) {
+    const root = override.replace(/\/+$/, '') || '/';
+    if (!existsSync(`${root}/cgroup.procs`) && existsSync(`${root}/unified/cgroup.procs`)) return `${root}/unified`;
     assertCgroupDir(override, 'cgroup root');
-    return override.replace(/\/+$/, '') || '/';
+    return root;
   }
   let text: string;
   try {

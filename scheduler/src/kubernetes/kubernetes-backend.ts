@@ -102,6 +102,8 @@ export class KubernetesBackend implements RunnerBackend {
   /** Bounds the create requests in flight (one shared key: a plain counting gate). */
   private readonly createGate: RunnerSlots;
   private readonly runs = new Map<string, TraceRun>();
+  /** Kernel version by node (status.nodeInfo), for the runner's capabilities; a reboot is rare. */
+  private readonly nodeKernels = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly opts: KubernetesBackendOptions) {
@@ -155,8 +157,9 @@ export class KubernetesBackend implements RunnerBackend {
       fail = reject;
     });
     const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), secretNames: secrets.map((s) => s.metadata!.name!), ctx, cancelled: false, finish, fail, stop: new AbortController() };
+    await this.learnNodeKernels(jobs.map((j) => j.node), log);
     for (const job of jobs) {
-      const pod = buildRunnerPod(job, this.opts.pod, secretOf.get(job.node));
+      const pod = buildRunnerPod(job, this.opts.pod, secretOf.get(job.node), this.nodeKernels.get(job.node));
       const nodeRun: NodeRun = { job, pod, podName: pod.metadata!.name!, created: false, started: false };
       run.nodes.set(job.node, nodeRun);
       run.byPod.set(nodeRun.podName, nodeRun);
@@ -207,6 +210,25 @@ export class KubernetesBackend implements RunnerBackend {
     }
     if (!this.closed) await this.cleanUp(run, log);
     return jobs.map((job) => run.nodes.get(job.node)!.outcome!);
+  }
+
+  /**
+   * With `sysResource: auto`, the runner gets CAP_SYS_RESOURCE only on kernels older than 5.11:
+   * one list of the Nodes when a node is new to this scheduler. Without permission to list Nodes
+   * the kernel stays unknown and the capability is not added (configure `always` for old kernels).
+   */
+  private async learnNodeKernels(nodes: string[], log: Logger | undefined): Promise<void> {
+    if (this.opts.pod.sysResource !== 'auto' || nodes.every((n) => this.nodeKernels.has(n))) return;
+    try {
+      const list = await withRetries(() => this.core.listNode({}));
+      for (const node of list.items) {
+        const name = node.metadata?.name;
+        const kernel = node.status?.nodeInfo?.kernelVersion;
+        if (name && kernel) this.nodeKernels.set(name, kernel);
+      }
+    } catch (err) {
+      log?.warn({ err: apiErrorMessage(err) }, 'cannot list Nodes: runner pods get no CAP_SYS_RESOURCE (set RUNNER_SYS_RESOURCE=always for kernels before 5.11)');
+    }
   }
 
   /** Takes a slot, then creates (or adopts) the node's pod. */

@@ -10,6 +10,7 @@
  *   RUNNER_SERVICE_ACCOUNT            default tracejob-runner
  *   RUNNER_COMMAND                    JSON array, default ["tracejob-runner"]
  *   RUNNER_PRIVILEGED                 true | false (default): privileged runner pods, for kernels that demand it
+ *   RUNNER_SYS_RESOURCE               auto (default: on nodes with kernels before 5.11) | always | never: CAP_SYS_RESOURCE
  *   RUNNER_DEADLINE_GRACE_SECONDS     seconds past the duration before the pod is killed (default 60)
  *   RUNNER_TERMINATION_GRACE_SECONDS  seconds to upload after SIGTERM (default 30)
  *   RUNNER_START_TIMEOUT_SECONDS      a node whose pod has not started by then fails (default 120)
@@ -74,6 +75,12 @@ function absPath(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+function sysResourceOf(env: Env): RunnerPodConfig['sysResource'] {
+  const raw = env.RUNNER_SYS_RESOURCE || DEFAULT_RUNNER_POD_CONFIG.sysResource;
+  if (raw !== 'auto' && raw !== 'always' && raw !== 'never') throw new KubernetesConfigError('RUNNER_SYS_RESOURCE', `must be auto, always or never, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 export type KubernetesBackendConfig = Omit<KubernetesBackendOptions, 'kubeConfig' | 'logger'>;
 
 export function loadKubernetesBackendConfig(env: Env = process.env): KubernetesBackendConfig {
@@ -100,6 +107,7 @@ export function loadKubernetesBackendConfig(env: Env = process.env): KubernetesB
     namespace: dnsName(env, 'RUNNER_NAMESPACE', DEFAULT_RUNNER_POD_CONFIG.namespace),
     serviceAccountName: dnsName(env, 'RUNNER_SERVICE_ACCOUNT', DEFAULT_RUNNER_POD_CONFIG.serviceAccountName),
     privileged: bool(env, 'RUNNER_PRIVILEGED', false),
+    sysResource: sysResourceOf(env),
     graceSeconds: int(env, 'RUNNER_DEADLINE_GRACE_SECONDS', DEFAULT_RUNNER_POD_CONFIG.graceSeconds, 1, 3600),
     terminationGraceSeconds: int(env, 'RUNNER_TERMINATION_GRACE_SECONDS', DEFAULT_RUNNER_POD_CONFIG.terminationGraceSeconds, 1, 600),
     resources: {

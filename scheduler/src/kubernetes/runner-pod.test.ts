@@ -82,7 +82,7 @@ test('runner pod: least privileges — listed capabilities only, everything else
   const pod = buildRunnerPod(job('node-a'), config);
   const c = pod.spec!.containers[0]!;
   assert.equal(c.securityContext?.privileged, false);
-  assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN'] });
+  assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_ADMIN'] });
   assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
   assert.equal(pod.spec?.automountServiceAccountToken, false);
   assert.equal(pod.spec?.serviceAccountName, 'tracejob-runner');
@@ -94,11 +94,23 @@ test('runner pod: least privileges — listed capabilities only, everything else
 
 test('runner pod: a profile runner also gets SYS_PTRACE (other processes\' /proc maps) and SYSLOG (kallsyms), and only it', () => {
   const profile = buildRunnerPod({ ...job('node-a'), gadget: 'profile' }, config).spec!.containers[0]!;
-  assert.deepEqual(profile.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG'] });
+  assert.deepEqual(profile.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG'] });
   for (const gadget of ['exec', 'open', 'bind', 'tcpconnect', 'signal', 'oomkill'] as const) {
     const c = buildRunnerPod({ ...job('node-a'), gadget }, config).spec!.containers[0]!;
     assert.ok(!c.securityContext?.capabilities?.add?.includes('SYS_PTRACE'), gadget);
   }
+});
+
+test('runner pod: CAP_SYS_RESOURCE only for kernels before 5.11 (memlock-charged BPF maps), or as configured', () => {
+  const caps = (kernel: string | undefined, sysResource: RunnerPodConfig['sysResource'] = 'auto') =>
+    buildRunnerPod(job('node-a'), { ...config, sysResource }, undefined, kernel).spec!.containers[0]!.securityContext?.capabilities?.add;
+  assert.deepEqual(caps('5.10.0-28-amd64'), ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN']);
+  assert.deepEqual(caps('4.19.0-26-amd64'), ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN']);
+  assert.deepEqual(caps('5.11.0'), ['BPF', 'PERFMON', 'SYS_ADMIN']);
+  assert.deepEqual(caps('6.18.0'), ['BPF', 'PERFMON', 'SYS_ADMIN']);
+  assert.deepEqual(caps(undefined), ['BPF', 'PERFMON', 'SYS_ADMIN'], 'unknown kernel: not added');
+  assert.deepEqual(caps('6.18.0', 'always'), ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN']);
+  assert.deepEqual(caps('5.4.0', 'never'), ['BPF', 'PERFMON', 'SYS_ADMIN']);
 });
 
 test('runner pod: the spec and upload token come only from the Secret file, never env/args/annotations', () => {

@@ -12,7 +12,10 @@
  * - CAP_BPF: create maps and load programs (bpf(2)) on kernels >= 5.8.
  * - CAP_PERFMON: attach to tracepoints through perf_event_open(2) and let tracing programs read
  *   kernel memory (bpf_probe_read*) on kernels >= 5.8.
- * - CAP_SYS_RESOURCE: raise RLIMIT_MEMLOCK, which kernels < 5.11 charge BPF maps against.
+ * - CAP_SYS_RESOURCE only where the node's kernel needs it (`sysResource`): kernels < 5.11 charge
+ *   BPF maps against RLIMIT_MEMLOCK, which the runner then raises; newer ones charge the memory
+ *   cgroup. Not added by default: runtimes whose own root lacks it (nested or restricted nodes)
+ *   refuse to start a container that asks for it.
  * - CAP_SYS_ADMIN: kernels < 5.8 know neither CAP_BPF nor CAP_PERFMON and demand it for bpf(2);
  *   newer ones still need it for some map/program types, for reading tracefs event ids, and for
  *   mounting bpffs/tracefs when the node has not. Every other capability is dropped.
@@ -82,6 +85,11 @@ export interface RunnerPodConfig {
   hostPaths: { cgroupRoot: string; bpffs: string; tracefs: string };
   imagePullSecrets: readonly string[];
   priorityClassName?: string;
+  /**
+   * CAP_SYS_RESOURCE: `auto` adds it on nodes whose kernel is older than 5.11 (known from the
+   * Node's status.nodeInfo.kernelVersion), `always` everywhere, `never` nowhere.
+   */
+  sysResource: 'auto' | 'always' | 'never';
 }
 
 export const DEFAULT_RUNNER_POD_CONFIG: Omit<RunnerPodConfig, 'image'> = {
@@ -96,7 +104,22 @@ export const DEFAULT_RUNNER_POD_CONFIG: Omit<RunnerPodConfig, 'image'> = {
   outputSizeLimit: '1Gi',
   hostPaths: { cgroupRoot: '/sys/fs/cgroup', bpffs: '/sys/fs/bpf', tracefs: '/sys/kernel/tracing' },
   imagePullSecrets: [],
+  sysResource: 'auto',
 };
+
+/** True for kernels that charge BPF maps against RLIMIT_MEMLOCK (before 5.11); false when unknown. */
+export function kernelChargesMemlock(kernelVersion: string | undefined): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelVersion ?? '');
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 5 || (major === 5 && minor < 11);
+}
+
+/** The capabilities of a non-privileged runner on a node with this kernel. */
+export function runnerCapabilities(config: Pick<RunnerPodConfig, 'sysResource'>, kernelVersion?: string): string[] {
+  const sysResource = config.sysResource === 'always' || (config.sysResource === 'auto' && kernelChargesMemlock(kernelVersion));
+  return sysResource ? ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN'] : ['BPF', 'PERFMON', 'SYS_ADMIN'];
+}
 
 function shortHash(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 10);
@@ -211,8 +234,8 @@ export const GADGET_CAPABILITIES: Readonly<Partial<Record<NodeJobSpec['gadget'],
   profile: ['SYS_PTRACE', 'SYSLOG'],
 };
 
-/** The runner pod for one node's job. Pure: same inputs, same pod. */
-export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secretName = runnerSecretName(job.traceId)): V1Pod {
+/** The runner pod for one node's job (`kernelVersion`: the node's, when known). Pure: same inputs, same pod. */
+export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secretName = runnerSecretName(job.traceId), kernelVersion?: string): V1Pod {
   if (!config.image) throw new Error('buildRunnerPod: config.image is required');
   if (!job.node) throw new Error('buildRunnerPod: job.node is required');
   if (!Number.isInteger(job.durationSeconds) || job.durationSeconds < 1) throw new Error('buildRunnerPod: job.durationSeconds must be a positive integer');
@@ -259,7 +282,7 @@ export function buildRunnerPod(job: NodeJobSpec, config: RunnerPodConfig, secret
           runAsUser: 0,
           runAsNonRoot: false,
           readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_ADMIN', ...(GADGET_CAPABILITIES[job.gadget] ?? [])] },
+          capabilities: { drop: ['ALL'], add: [...runnerCapabilities(config, kernelVersion), ...(GADGET_CAPABILITIES[job.gadget] ?? [])] },
         },
   };
   const pod: V1Pod = {

@@ -1,0 +1,17 @@
+/**
+ * npm run cluster:up — starts the real single-node cluster with tracejob deployed (see
+ * node-cluster.ts) and prints the env file's path; `. test-artifacts/cluster/env` then points
+ * kubectl and the tracejob CLI at it. Idempotent: a cluster that is up is reused.
+ */
+import { clusterUp, envFile, type UpTimings } from './node-cluster.ts';
+
+const timings: UpTimings = {};
+const t0 = Date.now();
+try {
+  await clusterUp({ timings });
+  console.error(`cluster: up in ${((Date.now() - t0) / 1000).toFixed(1)} s ${JSON.stringify(timings)}`);
+  console.log(envFile);
+} catch (err) {
+  console.error(`cluster:up failed: ${(err as Error).message}`);
+  process.exit(1);
+}
