@@ -27,6 +27,7 @@ build "guest kernels (Debian 6.1, 6.12)" bash test/kernels/fetch-kernels.sh
 build "containerd, runc" bash test/cluster/build-runtime.sh
 build "CoreDNS" bash test/cluster/build-coredns.sh
 build "kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl" bash test/cluster/build-node.sh
+build "MinIO" bash test/store/build-minio.sh
 
 # A missing binary is reported above and makes its tests skip; setup itself still succeeds so that
 # the rest of the suite runs. CI=true makes it fail instead, so that CI never passes by skipping.

@@ -23,9 +23,11 @@ import type { Config } from '../../state/src/config.ts';
 import { loadGadgetCatalogue } from './gadget-catalogue.ts';
 import { TracejobMetrics } from './metrics.ts';
 import { expireResults } from './store/expire-results.ts';
-import { FsResultStore } from './store/fs-result-store.ts';
+import { openResultStore } from './store/open-result-store.ts';
 
 const MAINTENANCE_MS = 60_000;
+/** Every this many maintenance runs, leftovers of cut uploads are looked for too. */
+const SWEEP_EVERY = 30;
 
 export interface ApiServerOptions {
   config: Readonly<Config>;
@@ -57,7 +59,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   for (const c of [apiRedis, queueRedis]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const traces = new TraceStore(apiRedis, config.retentionSeconds);
   const queue = createTraceQueue(queueRedis);
-  const results = new FsResultStore(config.dataDir);
+  const store = await openResultStore(config);
+  const results = store.results;
   const metrics = new TracejobMetrics(() => queueDepth(queue));
   const gadgets = await loadGadgetCatalogue();
   // A bad rule stops the start here, naming the rule and field.
@@ -71,6 +74,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       queueDepth: () => queueDepth(queue),
       traces,
       results,
+      columnarEngine: store.engine,
       gadgets,
       metrics,
       ...(opts.checkTarget ? { checkTarget: opts.checkTarget } : {}),
@@ -86,9 +90,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
+  let runs = 0;
   const maintain = async () => {
     try {
-      const expired = await expireResults(traces, results);
+      const expired = await expireResults(traces, results, { sweep: runs++ % SWEEP_EVERY === 0 });
       if (expired.length > 0) logger.info({ traces: expired.length }, 'expired trace results removed');
       const repaired = await repairUnqueuedTraces(traces, queue);
       for (const traceId of repaired.requeued) logger.warn({ traceId }, 'trace was recorded but not queued: queued again');
@@ -115,6 +120,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await queue.close();
         await scheduleQueue.close();
         for (const c of [apiRedis, queueRedis]) c.disconnect();
+        store.close();
       })();
       return closing;
     },

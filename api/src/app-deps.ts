@@ -13,6 +13,7 @@ import type { TraceStore } from '../../state/src/trace-store.ts';
 import type { AlertRules } from './alerts/alert-rules.ts';
 import type { GadgetCatalogue } from './gadget-catalogue.ts';
 import type { TracejobMetrics } from './metrics.ts';
+import type { ColumnarEngine } from './store/columnar-engine.ts';
 import type { ResultStore } from './store/result-store.ts';
 
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   queueDepth: () => Promise<number>;
   traces: TraceStore;
   results: ResultStore;
+  /** The query engine of the results' columnar copies; without it event queries scan the NDJSON. */
+  columnarEngine?: ColumnarEngine;
   gadgets: GadgetCatalogue;
   metrics: TracejobMetrics;
   /** Synchronous target check where the API can know (local backend): throws NoMatchingTargetError. */

@@ -15,6 +15,7 @@ import { alertmanagerHook } from './alerts/alertmanager-hook.ts';
 import { registerGadgetRoutes } from './routes/gadgets.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerNodeProgressRoute } from './routes/node-progress.ts';
+import { registerTraceEventRoutes } from './routes/trace-events.ts';
 import { registerTraceRoutes } from './routes/traces.ts';
 import { registerProfileRoutes } from './routes/profile.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
@@ -59,6 +60,7 @@ async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   registerGadgetRoutes(app, deps);
   registerTraceRoutes(app, deps);
   registerProfileRoutes(app, deps);
+  registerTraceEventRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerNodeProgressRoute(app, deps);
   if (deps.alertRules) {

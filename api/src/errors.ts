@@ -94,7 +94,22 @@ export class RateLimitedError extends ApiError {
 export class UnavailableError extends ApiError {
   readonly status = 503;
   readonly code = 'unavailable';
-  override readonly name = 'UnavailableError';
+  override readonly name: string = 'UnavailableError';
+  constructor(
+    message: string,
+    /** Sent as Retry-After when set. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** 503: the result store (object store) cannot be reached or does not answer in time; retry later. */
+export class ResultStoreUnavailableError extends UnavailableError {
+  override readonly name = 'ResultStoreUnavailableError';
+  constructor(message: string, retryAfterSeconds = 5) {
+    super(message, retryAfterSeconds);
+  }
 }
 
 export interface HttpErrorBody {
@@ -150,6 +165,7 @@ export function httpErrorOf(thrown: unknown): { status: number; body: HttpErrorB
     if (thrown.field !== undefined) body.field = thrown.field;
     const out: { status: number; body: HttpErrorBody; retryAfter?: number } = { status: thrown.status, body };
     if (thrown instanceof RateLimitedError) out.retryAfter = thrown.retryAfterSeconds;
+    if (thrown instanceof UnavailableError && thrown.retryAfterSeconds !== undefined) out.retryAfter = thrown.retryAfterSeconds;
     return out;
   }
   const e = (thrown ?? {}) as FastifyLikeError;

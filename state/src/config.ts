@@ -12,6 +12,22 @@ import { findRepoRoot } from '../../bpf/src/repo-paths.ts';
 export type BackendKind = 'local' | 'kubernetes';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** Where node results live: the filesystem under DATA_DIR, or an S3-API object store. */
+export type ResultStoreConfig =
+  | { kind: 'fs' }
+  | {
+      kind: 's3';
+      /** Unset: the SDK's endpoint for the region. */
+      endpoint?: string;
+      bucket: string;
+      region: string;
+      /** Unset (both): the SDK's default credential chain (instance role, web identity). */
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+      forcePathStyle: boolean;
+      /** A request to the store that takes longer fails; uploads are then answered 503. */
+      timeoutSeconds: number;
+    };
+
 export interface Config {
   port: number;
   host: string;
@@ -48,6 +64,9 @@ export interface Config {
   scheduleMinIntervalSeconds: number;
   /** Schedules one caller may have; a policy's maxSchedules overrides it. */
   scheduleMaxPerCaller: number;
+  resultStore: Readonly<ResultStoreConfig>;
+  /** Local copies of columnar files fetched from the object store are kept up to this size. */
+  queryCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +152,56 @@ export function uploadTokenSecret(env: Env, dataDir: string): string {
   return secret;
 }
 
+/** A secret from NAME, or from the file NAME_FILE (a mounted Secret); not both. */
+function secret(env: Env, name: string): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct && file) throw new ConfigError(name, `set ${name} or ${name}_FILE, not both`);
+  if (file) {
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value === '') throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+      return value;
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`${name}_FILE`, `cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  return direct || undefined;
+}
+
+const S3_VARIABLES = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'S3_TIMEOUT_SECONDS'] as const;
+
+/** RESULT_STORE and the S3_* variables; a half-configured object store is refused, naming what is missing. */
+export function resultStoreConfig(env: Env): ResultStoreConfig {
+  const kind = oneOf(env, 'RESULT_STORE', 'fs', ['fs', 's3'] as const);
+  if (kind === 'fs') {
+    const stray = S3_VARIABLES.find((v) => env[v] || env[`${v}_FILE`]);
+    if (stray) throw new ConfigError('RESULT_STORE', `${stray} is set but RESULT_STORE is not s3; set RESULT_STORE=s3 to use the object store`);
+    return { kind };
+  }
+  const bucket = env.S3_BUCKET;
+  if (!bucket) throw new ConfigError('S3_BUCKET', 'required with RESULT_STORE=s3');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('S3_BUCKET', `must be a bucket name (3-63 of a-z, 0-9, '.', '-'), got ${JSON.stringify(bucket)}`);
+  const region = env.S3_REGION || 'us-east-1';
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError('S3_REGION', `must be a region name like us-east-1, got ${JSON.stringify(region)}`);
+  const accessKeyId = secret(env, 'S3_ACCESS_KEY_ID');
+  const secretAccessKey = secret(env, 'S3_SECRET_ACCESS_KEY');
+  if (accessKeyId && !secretAccessKey) throw new ConfigError('S3_SECRET_ACCESS_KEY', 'required when S3_ACCESS_KEY_ID is set');
+  if (secretAccessKey && !accessKeyId) throw new ConfigError('S3_ACCESS_KEY_ID', 'required when S3_SECRET_ACCESS_KEY is set');
+  const endpoint = url(env, 'S3_ENDPOINT', ['http:', 'https:']);
+  const pathStyle = oneOf(env, 'S3_FORCE_PATH_STYLE', endpoint ? 'true' : 'false', ['true', 'false'] as const);
+  return {
+    kind,
+    ...(endpoint ? { endpoint } : {}),
+    bucket,
+    region,
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    forcePathStyle: pathStyle === 'true',
+    timeoutSeconds: int(env, 'S3_TIMEOUT_SECONDS', 30, 1, 3600),
+  };
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const dataDir = resolve(env.DATA_DIR || join(repoRoot, '.data'));
@@ -181,6 +250,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     alertRulesFile: env.ALERT_RULES_FILE ? resolve(env.ALERT_RULES_FILE) : undefined,
     scheduleMinIntervalSeconds: interval(env, 'SCHEDULE_MIN_INTERVAL', 60),
     scheduleMaxPerCaller: int(env, 'SCHEDULE_MAX_PER_CALLER', 20, 1, 100_000),
+    resultStore: Object.freeze(resultStoreConfig(env)),
+    queryCacheBytes: int(env, 'QUERY_CACHE_BYTES', 2 * 1024 ** 3, 0),
   };
   config.uploadTokenSecret = uploadTokenSecret(env, dataDir);
   return Object.freeze(config);

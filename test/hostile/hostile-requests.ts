@@ -187,7 +187,7 @@ function idSegment(ctx: HostileContext): fc.Arbitrary<string> {
 
 const queryValue = fc.oneof(weirdString, weirdNumber.map(String), fc.constantFrom('', '-1', '0', '1e309', 'NaN', 'true', '[]', '{}', 'queued', 'exec', 'json', 'svg', 'folded'));
 const query = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom('limit', 'cursor', 'status', 'gadget', 'node', 'pod', 'container', 'format', '__proto__', 'limit[]'), weirdString), queryValue), { maxLength: 4 })
+  .array(fc.tuple(fc.oneof(fc.constantFrom('limit', 'cursor', 'status', 'gadget', 'node', 'pod', 'container', 'format', 'comm', 'since', 'until', 'field', 'path', 'pid', 'timestamp', 'seq', '__proto__', 'limit[]'), weirdString), queryValue), { maxLength: 4 })
   .map((pairs) => (pairs.length ? '?' + pairs.map(([k, v]) => `${enc(k.slice(0, 200))}=${enc(v.slice(0, 3000))}`).join('&') : ''));
 
 function authHeader(ctx: HostileContext): fc.Arbitrary<Record<string, string>> {
@@ -293,6 +293,7 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
     { weight: 2, arbitrary: fc.tuple(auth, query).map(([h, q]): HostileRequest => ({ kind: 'list', method: 'GET', url: `/v1/traces${q}`, headers: h })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'get', method: 'GET', url: `/v1/traces/${i}${q}`, headers: h })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'events', method: 'GET', url: `/v1/traces/${i}/events${q}`, headers: h })) },
+    { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'top', method: 'GET', url: `/v1/traces/${i}/top${q}`, headers: h })) },
     { weight: 1, arbitrary: fc.tuple(auth, id).map(([h, i]): HostileRequest => ({ kind: 'bundle', method: 'GET', url: `/v1/traces/${i}/bundle`, headers: h })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'profile', method: 'GET', url: `/v1/traces/${i}/profile${q}`, headers: h })) },
     {

@@ -1,6 +1,6 @@
 /**
  * Builds the app for route tests against a real Redis (test/support/redis.ts) and a temporary
- * DATA_DIR. Tests and benchmarks only.
+ * DATA_DIR; the result store is the one `env` configures (filesystem, or RESULT_STORE=s3). Tests and benchmarks only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,8 @@ import { ScheduleStore } from '../../state/src/schedule-store.ts';
 import { loadConfig, type Config } from '../../state/src/config.ts';
 import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
 import { TracejobMetrics } from '../../api/src/metrics.ts';
-import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { openResultStore } from '../../api/src/store/open-result-store.ts';
+import type { ResultStore } from '../../api/src/store/result-store.ts';
 import { pino } from 'pino';
 
 export interface AppFixture {
@@ -29,7 +30,7 @@ export interface AppFixture {
   client: Redis;
   traces: TraceStore;
   schedules: ScheduleStore;
-  results: FsResultStore;
+  results: ResultStore;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -53,7 +54,8 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
   const client = redis.client({ maxRetriesPerRequest: 1 });
   const traces = new TraceStore(client, config.retentionSeconds);
   const queue = createTraceQueue(redis.client({ maxRetriesPerRequest: 1 }));
-  const results = new FsResultStore(dataDir);
+  const store = await openResultStore(config);
+  const results = store.results;
   const metrics = new TracejobMetrics(() => queueDepth(queue));
   const gadgets = await loadGadgetCatalogue();
   const alertRules = alertRulesOf(config, gadgets);
@@ -67,6 +69,7 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
     queueDepth: () => queueDepth(queue),
     traces,
     results,
+    columnarEngine: store.engine,
     gadgets,
     metrics,
     ...(alertRules ? { alertRules } : {}),
@@ -92,6 +95,7 @@ export async function startAppFixture(env: Record<string, string> = {}, opts: Ap
       await app.close();
       await queue.close();
       await scheduleQueue.close();
+      store.close();
       if (!shared) await redis.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

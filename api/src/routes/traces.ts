@@ -1,4 +1,4 @@
-/** /v1/traces: create, list, read, events, bundle, cancel/delete. */
+/** /v1/traces: create, list, read, bundle, cancel/delete (events and top: trace-events.ts). */
 import { randomUUID } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -7,8 +7,6 @@ import { InvalidCursorError, requestHash } from '../../../state/src/trace-store.
 import { ConflictError, InvalidError, NotFoundError, RateLimitedError } from '../errors.ts';
 import {
   CancelAnswerSchema,
-  EventsPageSchema,
-  EventsQuerySchema,
   IdempotencyHeadersSchema,
   TraceAcceptedSchema,
   TraceIdParamsSchema,
@@ -20,7 +18,6 @@ import {
   type TraceRequest,
 } from '../schemas/index.ts';
 import { bundleStream } from '../store/bundle.ts';
-import { InvalidEventCursorError, eventsNdjson, eventsPage } from '../store/event-pages.ts';
 import { specFromRequest } from '../trace-request.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -95,35 +92,6 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
     '/v1/traces/:id',
     { schema: { summary: 'A trace: status, per-node status, counts, timings', tags: ['traces'], params: TraceIdParamsSchema, response: { 200: TraceViewSchema, ...errorResponses(400, 404) } } },
     async (req) => traceView(await mustGet(req.params.id)),
-  );
-
-  app.get<{ Params: Static<typeof TraceIdParamsSchema>; Querystring: Static<typeof EventsQuerySchema> }>(
-    '/v1/traces/:id/events',
-    {
-      schema: {
-        summary: 'Events: NDJSON stream, or a JSON page when limit or cursor is given',
-        tags: ['traces'],
-        params: TraceIdParamsSchema,
-        querystring: EventsQuerySchema,
-        response: { 200: { description: 'application/x-ndjson stream, or a JSON page', ...EventsPageSchema }, ...errorResponses(400, 404) },
-      },
-    },
-    async (req, reply) => {
-      await mustGet(req.params.id);
-      const { limit, cursor, node, pod, container } = req.query;
-      const filter = { node, pod, container };
-      if (limit !== undefined || cursor !== undefined) {
-        try {
-          const page = await eventsPage(results, req.params.id, filter, limit ?? 1000, cursor);
-          return reply.type('application/json').serializer(JSON.stringify).send(page);
-        } catch (err) {
-          if (err instanceof InvalidEventCursorError) throw new InvalidError('cursor', `cursor: ${err.message}`);
-          throw err;
-        }
-      }
-      const stream = await eventsNdjson(results, req.params.id, filter);
-      return reply.type('application/x-ndjson').send(stream);
-    },
   );
 
   app.get<{ Params: Static<typeof TraceIdParamsSchema> }>(

@@ -5,12 +5,13 @@ import type { Readable } from 'node:stream';
 import { requireRunnerToken } from '../auth/runner-token.ts';
 import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { NodeResultParamsSchema, UploadAcceptedSchema, errorResponses } from '../schemas/index.ts';
+import { columnsFor } from '../store/columnar-events.ts';
 import type { AppDeps } from '../app-deps.ts';
 
 const UPLOAD_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
 export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const { config, traces, results, metrics } = deps;
+  const { config, traces, results, metrics, gadgets } = deps;
 
   app.register(async (scope) => {
     // The body stays a stream: the handler writes it to disk with its own size cap.
@@ -24,20 +25,22 @@ export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void 
           summary: "A runner uploads its node's result: tar.gz with events.ndjson and summary.json (Bearer upload token)",
           tags: ['runner'],
           params: NodeResultParamsSchema,
-          response: { 201: UploadAcceptedSchema, ...errorResponses(400, 401, 403, 404, 413, 415) },
+          response: { 201: UploadAcceptedSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
         },
       },
       async (req, reply) => {
         const { id, node } = req.params;
         requireRunnerToken(req.headers.authorization, config.uploadTokenSecret, id, node);
-        if (!(await traces.exists(id))) throw new NotFoundError(`no trace ${id}`);
+        const rec = await traces.get(id);
+        if (!rec) throw new NotFoundError(`no trace ${id}`);
         const declared = Number(req.headers['content-length']);
         if (Number.isFinite(declared) && declared > config.maxResultBytes) {
           throw new PayloadTooLargeError(`the upload is larger than ${config.maxResultBytes} bytes (MAX_RESULT_BYTES)`);
         }
         let stored;
         try {
-          stored = await results.saveNodeUpload(id, node, req.body as Readable, config.maxResultBytes);
+          const columns = columnsFor(gadgets.get(rec.spec.gadget)?.fields ?? []);
+          stored = await results.saveNodeUpload(id, node, req.body as Readable, config.maxResultBytes, { gadget: rec.spec.gadget, columns });
         } catch (err) {
           metrics.uploads.inc({ outcome: 'refused' });
           throw err;

@@ -149,20 +149,43 @@ export const TraceListQuerySchema = Type.Object(
 
 export const TraceListSchema = Type.Object({ items: Type.Array(TraceViewSchema), nextCursor: Type.Optional(Type.String()) });
 
+const filterProperties = {
+  node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN })),
+  pod: Type.Optional(Type.String({ maxLength: 253 })),
+  container: Type.Optional(Type.String({ maxLength: 253 })),
+  comm: Type.Optional(Type.String({ maxLength: 64 })),
+  since: Type.Optional(Type.String({ maxLength: 64, description: 'From this time (inclusive): ns since the epoch, or ISO 8601.' })),
+  until: Type.Optional(Type.String({ maxLength: 64, description: 'Before this time (exclusive): ns since the epoch, or ISO 8601.' })),
+};
+/** Any other name: equality on that field of the gadget's events (checked against the gadget's fields). */
+const fieldEquality = Type.String({ maxLength: 4096 });
+
 export const EventsQuerySchema = Type.Object(
   {
-    node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN })),
-    pod: Type.Optional(Type.String({ maxLength: 253 })),
-    container: Type.Optional(Type.String({ maxLength: 253 })),
+    ...filterProperties,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
     cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: fieldEquality },
 );
 
 export const EventsPageSchema = Type.Object({
   items: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   nextCursor: Type.Optional(Type.String()),
+});
+
+export const TopQuerySchema = Type.Object(
+  {
+    field: Type.String({ minLength: 1, maxLength: 128, description: "The field to count: any field of the gadget's events." }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
+    ...filterProperties,
+  },
+  { additionalProperties: fieldEquality },
+);
+
+export const TopAnswerSchema = Type.Object({
+  field: Type.String(),
+  items: Type.Array(Type.Object({ value: Type.Unknown(), count: Type.Integer() })),
 });
 
 export const GadgetListSchema = Type.Object({

@@ -1,7 +1,7 @@
 /**
- * Result store on the filesystem: `<dataDir>/traces/<id>/nodes/<node>/{events.ndjson,summary.json}`.
- * Uploads are received into `<dataDir>/tmp`, checked, then renamed into place (a reader never
- * sees half a result).
+ * Result store on the filesystem: `<dataDir>/traces/<id>/nodes/<node>/{events.ndjson,summary.json}`
+ * plus the columnar copy (columnar-events.ts). Uploads are received into `<dataDir>/tmp`, checked,
+ * then renamed into place (a reader never sees half a result).
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -9,35 +9,18 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NodeSummary } from '../../../contracts/index.ts';
-import { InvalidError } from '../errors.ts';
-import type { ResultStore, StoredUpload } from './result-store.ts';
+import type { ColumnarEngine } from './columnar-engine.ts';
+import { readLayout } from './columnar-events.ts';
+import { prepareUpload, type ColumnarTarget } from './node-ingest.ts';
+import type { LocalColumnar, ResultStore, StoredUpload } from './result-store.ts';
 import { assertNodeName, assertTraceId } from './safe-names.ts';
-import { receiveToFile, unpackResultArchive } from './upload-archive.ts';
-
-/** Slack above maxBytes allowed for the uncompressed events file (the runner caps it itself). */
-const UNCOMPRESSED_SLACK = 1024 * 1024;
-
-function checkSummary(raw: string, traceId: string, node: string): NodeSummary {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new InvalidError('body', 'summary.json in the result archive is not JSON');
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidError('body', 'summary.json must be an object');
-  const s = parsed as Partial<NodeSummary>;
-  for (const key of ['events', 'lostEvents'] as const) {
-    if (typeof s[key] !== 'number' || !Number.isInteger(s[key]) || (s[key] as number) < 0) {
-      throw new InvalidError('body', `summary.json: ${key} must be a whole number`);
-    }
-  }
-  if (s.traceId !== undefined && s.traceId !== traceId) throw new InvalidError('body', `summary.json is for trace ${String(s.traceId)}, not ${traceId}`);
-  if (s.node !== undefined && s.node !== node) throw new InvalidError('body', `summary.json is for node ${String(s.node)}, not ${node}`);
-  return s as NodeSummary;
-}
 
 export class FsResultStore implements ResultStore {
-  constructor(private readonly dataDir: string) {}
+  /** Without an engine no columnar copy is written (queries then scan the NDJSON). */
+  constructor(
+    private readonly dataDir: string,
+    private readonly engine?: ColumnarEngine,
+  ) {}
 
   private traceDir(traceId: string): string {
     return join(this.dataDir, 'traces', assertTraceId(traceId));
@@ -47,21 +30,19 @@ export class FsResultStore implements ResultStore {
     return join(this.traceDir(traceId), 'nodes', assertNodeName(node));
   }
 
-  async saveNodeUpload(traceId: string, node: string, body: Readable, maxBytes: number): Promise<StoredUpload> {
+  async saveNodeUpload(traceId: string, node: string, body: Readable, maxBytes: number, columnar?: ColumnarTarget): Promise<StoredUpload> {
     const finalDir = this.nodeDir(traceId, node);
     const work = join(this.dataDir, 'tmp', `upload-${randomUUID()}`);
-    const unpacked = join(work, 'node');
-    await mkdir(unpacked, { recursive: true });
     try {
-      const archive = join(work, 'upload.tar.gz');
-      const bytes = await receiveToFile(body, archive, maxBytes);
-      await unpackResultArchive(archive, unpacked, maxBytes + UNCOMPRESSED_SLACK);
-      const summary = checkSummary(await readFile(join(unpacked, 'summary.json'), 'utf8'), traceId, node);
-      const eventsBytes = (await stat(join(unpacked, 'events.ndjson'))).size;
+      const prepared = await prepareUpload(work, traceId, node, body, maxBytes, this.engine, columnar);
       await mkdir(join(this.traceDir(traceId), 'nodes'), { recursive: true });
-      await rm(finalDir, { recursive: true, force: true });
-      await rename(unpacked, finalDir);
-      return { summary, bytes, eventsBytes };
+      // Swap in with two renames, so the old result stays whole until the new one is in place.
+      const old = join(work, 'old');
+      await rename(finalDir, old).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      await rename(prepared.dir, finalDir);
+      return { summary: prepared.summary, bytes: prepared.bytes, eventsBytes: prepared.eventsBytes };
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -96,6 +77,16 @@ export class FsResultStore implements ResultStore {
 
   eventsStream(traceId: string, node: string, start = 0): Readable {
     return createReadStream(join(this.nodeDir(traceId, node), 'events.ndjson'), { start });
+  }
+
+  async columnar(traceId: string, node: string): Promise<LocalColumnar | undefined> {
+    const dir = this.nodeDir(traceId, node);
+    try {
+      return { dir, layout: await readLayout(dir) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   async deleteTrace(traceId: string): Promise<void> {

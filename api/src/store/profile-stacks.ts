@@ -7,6 +7,7 @@ import { flameGraphSvg } from '../../../bpf/gadgets/profile/flame-graph-svg.ts';
 import { FoldedStacks, ProfileTally } from '../../../bpf/gadgets/profile/profile-summary.ts';
 import type { ProfileSummary } from '../../../contracts/index.ts';
 import { eventsNdjson, type EventFilter } from './event-pages.ts';
+import type { EventQuery } from './event-query.ts';
 import type { ResultStore } from './result-store.ts';
 
 export interface MergedProfile {
@@ -30,7 +31,14 @@ export async function mergedProfile(store: ResultStore, traceId: string, filter:
     stacks.add(event);
     tally.add(event as Record<string, unknown>);
   };
-  for await (const chunk of (await eventsNdjson(store, traceId, filter)) as AsyncIterable<Buffer>) {
+  const q: EventQuery = { equals: [] };
+  if (filter.node !== undefined) q.node = filter.node;
+  for (const field of ['pod', 'container'] as const) {
+    const value = filter[field];
+    if (value !== undefined) q.equals.push({ field, kind: 'string', value });
+  }
+  // Every stack is read once: the NDJSON scan is the whole answer, no columnar copy needed.
+  for await (const chunk of (await eventsNdjson(store, undefined, traceId, q)) as AsyncIterable<Buffer>) {
     pending += chunk.toString('utf8');
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {

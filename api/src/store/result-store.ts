@@ -1,9 +1,12 @@
 /**
- * Where uploaded node results live. One implementation today: the filesystem under DATA_DIR
- * (fs-result-store.ts). Bundles and event pages are read from here as streams.
+ * Where uploaded node results live: the filesystem under DATA_DIR (fs-result-store.ts, the
+ * all-in-one default) or an S3-API object store (s3-result-store.ts, what replicas share).
+ * Bundles and event pages are read from here as streams; queries from the columnar copy.
  */
 import type { Readable } from 'node:stream';
 import type { NodeSummary } from '../../../contracts/index.ts';
+import type { ColumnarLayout } from './columnar-events.ts';
+import type { ColumnarTarget } from './node-ingest.ts';
 
 export interface StoredUpload {
   summary: NodeSummary;
@@ -13,9 +16,19 @@ export interface StoredUpload {
   eventsBytes: number;
 }
 
+/** A node's columnar copy on local disk, ready for the query engine. */
+export interface LocalColumnar {
+  dir: string;
+  layout: ColumnarLayout;
+}
+
 export interface ResultStore {
-  /** Stores one node's uploaded tar.gz (replacing an earlier upload of the same node). */
-  saveNodeUpload(traceId: string, node: string, body: Readable, maxBytes: number): Promise<StoredUpload>;
+  /**
+   * Stores one node's uploaded tar.gz (replacing an earlier upload of the same node), with a
+   * columnar copy of its events when `columnar` says how. Readers see the old result or the new
+   * one, never part of one.
+   */
+  saveNodeUpload(traceId: string, node: string, body: Readable, maxBytes: number, columnar?: ColumnarTarget): Promise<StoredUpload>;
   /** Nodes with a stored result, sorted. */
   nodes(traceId: string): Promise<string[]>;
   readSummary(traceId: string, node: string): Promise<NodeSummary | undefined>;
@@ -23,7 +36,13 @@ export interface ResultStore {
   eventsSize(traceId: string, node: string): Promise<number | undefined>;
   /** events.ndjson of a node from byte `start`. */
   eventsStream(traceId: string, node: string, start?: number): Readable;
+  /** The node's columnar copy on local disk (fetched first from a remote store), or undefined when it has none. */
+  columnar(traceId: string, node: string): Promise<LocalColumnar | undefined>;
   deleteTrace(traceId: string): Promise<void>;
   /** Trace ids that have stored results. */
   traceIds(): Promise<string[]>;
+  /** Removes a trace's leftovers no reader can see (uploads cut mid-way); returns how many objects. */
+  sweepUnreferenced?(traceId: string): Promise<number>;
+  /** Releases connections. */
+  close?(): void;
 }

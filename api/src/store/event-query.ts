@@ -1,0 +1,220 @@
+/**
+ * Queries of a trace's events: a filter read from the query string (node, a time range, equality
+ * on any field of the gadget's events), answered from the nodes' columnar copies with DuckDB —
+ * pages with a cursor, top-N counts of a field — without reading the NDJSON.
+ */
+import { InvalidError } from '../errors.ts';
+import type { ColumnarEngine } from './columnar-engine.ts';
+import { sqlIdent, sqlString } from './columnar-engine.ts';
+import type { ColumnKind, ColumnSpec, ColumnarLayout } from './columnar-events.ts';
+import type { LocalColumnar } from './result-store.ts';
+
+export interface FieldEquals {
+  field: string;
+  kind: ColumnKind;
+  /** The value as given (validated for the field's kind). */
+  value: string;
+}
+
+export interface EventQuery {
+  node?: string;
+  equals: FieldEquals[];
+  /** Nanoseconds since the epoch, inclusive. */
+  since?: bigint;
+  /** Nanoseconds since the epoch, exclusive. */
+  until?: bigint;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+function single(raw: unknown, field: string): string {
+  if (Array.isArray(raw)) throw new InvalidError(field, `${field}: give one value, not ${raw.length}`);
+  return String(raw);
+}
+
+/** A time as nanoseconds since the epoch: a whole number of ns, or an ISO 8601 date-time. */
+export function parseTimeNs(raw: string, field: string): bigint {
+  if (/^\d{1,20}$/.test(raw)) {
+    const ns = BigInt(raw);
+    if (ns > U64_MAX) throw new InvalidError(field, `${field}: more than 2^64-1 ns`);
+    return ns;
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+    const ms = Date.parse(raw);
+    if (Number.isFinite(ms) && ms >= 0) {
+      const frac = /\.(\d{1,9})/.exec(raw)?.[1] ?? '';
+      const subMs = BigInt((frac + '000000000').slice(3, 9));
+      return BigInt(Math.floor(ms)) * 1_000_000n + subMs;
+    }
+  }
+  throw new InvalidError(field, `${field}: must be nanoseconds since the epoch or an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.5Z), got ${JSON.stringify(raw)}`);
+}
+
+function checkValue(field: string, kind: ColumnKind, raw: string): string {
+  const bad = (what: string) => new InvalidError(field, `${field}: must be ${what}, got ${JSON.stringify(raw)}`);
+  if (kind === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw bad('true or false');
+  } else if (kind === 'integer') {
+    if (!/^-?\d{1,19}$/.test(raw) || BigInt(raw) < I64_MIN || BigInt(raw) > I64_MAX) throw bad('a whole number');
+    return BigInt(raw).toString();
+  } else if (kind === 'unsigned') {
+    if (!/^\d{1,20}$/.test(raw) || BigInt(raw) > U64_MAX) throw bad('a whole number ≥ 0');
+    return BigInt(raw).toString();
+  }
+  return raw;
+}
+
+/**
+ * The filter in a query string. `reserved` names the route's own parameters (limit, cursor, …),
+ * which are not filters; any other name must be a field of the gadget's events.
+ */
+export function parseEventQuery(query: Readonly<Record<string, unknown>>, columns: readonly ColumnSpec[], reserved: readonly string[]): EventQuery {
+  const out: EventQuery = { equals: [] };
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  for (const [name, raw] of Object.entries(query)) {
+    if (raw === undefined || reserved.includes(name)) continue;
+    const value = single(raw, name);
+    if (name === 'node') out.node = value;
+    else if (name === 'since') out.since = parseTimeNs(value, name);
+    else if (name === 'until') out.until = parseTimeNs(value, name);
+    else {
+      const column = byName.get(name);
+      if (!column) throw new InvalidError(name, `${name}: not a field of these events (fields: ${columns.map((c) => c.name).join(', ')}; also node, since, until)`);
+      out.equals.push({ field: name, kind: column.kind, value: checkValue(name, column.kind, value) });
+    }
+  }
+  if (out.since !== undefined && out.until !== undefined && out.since >= out.until) throw new InvalidError('until', 'until: must be after since');
+  return out;
+}
+
+/** SQL of the filter and its parameters ($1…). */
+function whereClause(q: EventQuery, params: string[]): string[] {
+  const where: string[] = [];
+  const cast: Record<ColumnKind, string> = { string: 'VARCHAR', integer: 'BIGINT', unsigned: 'UBIGINT', boolean: 'BOOLEAN' };
+  for (const eq of q.equals) {
+    params.push(eq.value);
+    where.push(`${sqlIdent(eq.field)} = $${params.length}::${cast[eq.kind]}`);
+  }
+  if (q.since !== undefined) {
+    params.push(String(q.since));
+    where.push(`"timestamp" >= $${params.length}::UBIGINT`);
+  }
+  if (q.until !== undefined) {
+    params.push(String(q.until));
+    where.push(`"timestamp" < $${params.length}::UBIGINT`);
+  }
+  return where;
+}
+
+/**
+ * SQL for one event as JSON text: its fields in layout order, absent ones left out (concat_ws
+ * skips NULLs), integers exact, the timestamp in the NDJSON's form. Built by DuckDB: converting
+ * rows to JS values first costs more than the query.
+ */
+export function eventJsonSql(layout: ColumnarLayout): string {
+  const parts = layout.columns.map((c) => {
+    const key = sqlString(`${JSON.stringify(c.name)}:`);
+    if (c.name === 'timestamp' && layout.timestampAs === 'string') return `${key} || '"' || ${sqlIdent(c.name)}::VARCHAR || '"'`;
+    return `${key} || to_json(${sqlIdent(c.name)})::VARCHAR`;
+  });
+  return `'{' || concat_ws(',', ${parts.join(', ')}) || '}'`;
+}
+
+/** False when the node's layout shows that no event can match (an equality on a value the node does not have). */
+export function mayMatch(layout: ColumnarLayout, q: EventQuery): boolean {
+  for (const eq of q.equals) {
+    const values = layout.distinct?.[eq.field];
+    if (!values) continue;
+    const text = eq.kind === 'string' ? JSON.stringify(eq.value) : eq.value;
+    if (!values.includes(text)) return false;
+  }
+  return true;
+}
+
+export interface ColumnarNode {
+  node: string;
+  columnar: LocalColumnar;
+}
+
+export interface EventPageText {
+  /** Each item's JSON text. */
+  items: string[];
+  next?: { node: string; seq: number };
+}
+
+/** Up to `limit` matching events from `nodes` (in node order, then file order), from `start`. */
+export async function columnarPage(
+  engine: ColumnarEngine,
+  nodes: readonly ColumnarNode[],
+  q: EventQuery,
+  limit: number,
+  start?: { node: string; seq: number },
+): Promise<EventPageText> {
+  let index = start ? nodes.findIndex((n) => n.node === start.node) : 0;
+  if (index < 0) return { items: [] };
+  const items: string[] = [];
+  return engine.withConnection(async (db) => {
+    for (; index < nodes.length; index += 1) {
+      const { node, columnar } = nodes[index]!;
+      const params: string[] = [];
+      const where = whereClause(q, params);
+      const from = start && start.node === node ? start.seq : 0;
+      if (from > 0) where.push(`seq >= ${from}`);
+      const want = limit - items.length;
+      if (!mayMatch(columnar.layout, q)) continue;
+      // The JSON text is built for the page's rows only, not for every row the filter reads.
+      const sql = `SELECT seq, ${eventJsonSql(columnar.layout)} AS line FROM (SELECT * FROM read_parquet(${sqlString(`${columnar.dir}/events.parquet`)})${where.length ? ` WHERE ${where.join(' AND ')}` : ''} LIMIT ${want + 1})`;
+      const cols = (await db.runAndReadAll(sql, params)).getColumnsJS();
+      const seqs = (cols[0] ?? []) as bigint[];
+      const lines = (cols[1] ?? []) as string[];
+      for (const line of lines.slice(0, want)) items.push(line);
+      if (lines.length > want) return { items, next: { node, seq: Number(seqs[want]!) } };
+      if (items.length === limit) {
+        const following = nodes[index + 1];
+        return following ? { items, next: { node: following.node, seq: 0 } } : { items };
+      }
+    }
+    return { items };
+  });
+}
+
+export interface TopEntryValue {
+  /** The value as JSON text (exact for 64-bit integers). */
+  valueJson: string;
+  count: number;
+}
+
+/**
+ * The `limit` most frequent values of `field` among the matching events. From the pre-computed
+ * counts when the filter is at most a pod and the field was counted at ingest; else a scan of the
+ * column.
+ */
+export async function columnarTop(engine: ColumnarEngine, nodes: ColumnarNode[], q: EventQuery, field: string, limit: number): Promise<TopEntryValue[]> {
+  nodes = nodes.filter((n) => mayMatch(n.columnar.layout, q));
+  if (nodes.length === 0) return [];
+  const podOnly = q.since === undefined && q.until === undefined && q.equals.every((e) => e.field === 'pod');
+  const fromCounts = podOnly && nodes.every((n) => n.columnar.layout.countedFields.includes(field));
+  let sql: string;
+  const params: string[] = [];
+  if (fromCounts) {
+    params.push(field);
+    const files = nodes.map((n) => sqlString(`${n.columnar.dir}/counts.parquet`)).join(', ');
+    const where = ['field = $1'];
+    for (const eq of q.equals) {
+      params.push(eq.value);
+      where.push(`pod = $${params.length}`);
+    }
+    sql = `SELECT value, sum(n)::UBIGINT AS n FROM read_parquet([${files}]) WHERE ${where.join(' AND ')} GROUP BY value ORDER BY n DESC, value LIMIT ${limit}`;
+  } else {
+    const files = nodes.map((n) => sqlString(`${n.columnar.dir}/events.parquet`)).join(', ');
+    const where = whereClause(q, params);
+    where.push(`${sqlIdent(field)} IS NOT NULL`);
+    sql = `SELECT to_json(${sqlIdent(field)})::VARCHAR AS value, count(*)::UBIGINT AS n FROM read_parquet([${files}], union_by_name = true) WHERE ${where.join(' AND ')} GROUP BY 1 ORDER BY n DESC, value LIMIT ${limit}`;
+  }
+  return engine.withConnection(async (db) => {
+    const rows = (await db.runAndReadAll(sql, params)).getRowObjects() as { value: string; n: bigint }[];
+    return rows.map((r) => ({ valueJson: r.value, count: Number(r.n) }));
+  });
+}
