@@ -24,7 +24,7 @@ export type ResultStoreConfig =
       /** Unset (both): the SDK's default credential chain (instance role, web identity). */
       credentials?: { accessKeyId: string; secretAccessKey: string };
       forcePathStyle: boolean;
-      /** A request to the store that takes longer fails; uploads are then answered 503. */
+      /** A request to the store that stays silent longer fails; uploads are then answered 503. */
       timeoutSeconds: number;
     };
 

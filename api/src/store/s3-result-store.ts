@@ -110,7 +110,9 @@ export class S3ResultStore implements ResultStore {
       ...(config.credentials ? { credentials: config.credentials } : {}),
       // Fail fast and let the caller answer 503: the runner retries with backoff.
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: Math.min(5000, config.timeoutSeconds * 1000), requestTimeout: config.timeoutSeconds * 1000 },
+      // A store that accepts the connection and then says nothing (overloaded, paused) fails the
+      // request after timeoutSeconds of silence; a large upload that keeps moving is not cut.
+      requestHandler: { connectionTimeout: Math.min(5000, config.timeoutSeconds * 1000), socketTimeout: config.timeoutSeconds * 1000 },
     });
     const store = new S3ResultStore(s3, config.bucket, opts.dataDir, opts.engine, opts.cacheBytes);
     await store.ensureBucket();
