@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { after, before, describe, test } from 'node:test';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -62,7 +63,7 @@ async function bundleDigests(url: string): Promise<Map<string, { bytes: number; 
       next();
     });
   });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createGunzip(), ex);
+  await pipeline(Readable.fromWeb(res.body as WebReadableStream), createGunzip(), ex);
   return out;
 }
 

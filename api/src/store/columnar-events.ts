@@ -58,7 +58,11 @@ const ATTRIBUTION_COLUMNS: ColumnSpec[] = [
 const COUNTED_DISTINCT_MAX = 20_000;
 /** Fields with at most this many distinct values list them in the layout. */
 const LISTED_DISTINCT_MAX = 256;
-/** Rows per Parquet row group: small enough that a cursor (`seq >= n`) skips most of a file. */
+/**
+ * Rows per Parquet row group: small enough that a cursor (`seq >= n`) skips most of a file. Every
+ * column may be dictionary-encoded up to that many values, so that each gets a bloom filter and an
+ * equality on a rare value skips the row groups that cannot hold it.
+ */
 const ROW_GROUP_ROWS = 65_536;
 
 const SQL_TYPE: Record<ColumnKind, string> = { string: 'VARCHAR', integer: 'BIGINT', unsigned: 'UBIGINT', boolean: 'BOOLEAN' };
@@ -96,7 +100,7 @@ export async function writeColumnar(engine: ColumnarEngine, ndjson: string, dir:
   return engine.withConnection(async (db) => {
     await db.run(
       `COPY (SELECT (row_number() OVER ()) - 1 AS seq, * FROM read_json(${sqlString(ndjson)}, format = 'newline_delimited', columns = {${columnTypes}}, ignore_errors = true, maximum_object_size = 16777216))
-       TO ${sqlString(events)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+       TO ${sqlString(events)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, DICTIONARY_SIZE_LIMIT ${ROW_GROUP_ROWS})`,
     );
     const countable = columns.filter((c) => c.name !== 'timestamp');
     const probe = await db.runAndReadAll(

@@ -161,13 +161,14 @@ export async function eventsPage(
   const nodes = await nodesOf(store, traceId, q);
   const at = cursor ? decode(cursor) : undefined;
   if (at && !nodes.includes(at.node)) throw new InvalidEventCursorError('cursor names a node this trace has no results for');
-  const columnar = await columnarNodes(store, engine, traceId, nodes);
+  // Unfiltered, the first lines of the NDJSON are the page: read them as they are.
+  const columnar = isFiltered(q) ? await columnarNodes(store, engine, traceId, nodes) : undefined;
   if (columnar && engine) {
     if (at && at.kind !== 'row') throw new InvalidEventCursorError('cursor is from before this result had its columnar copy; start again without it');
     const page = await columnarPage(engine, columnar, q, limit, at?.kind === 'row' ? at : undefined);
     return page.next ? { items: page.items, nextCursor: encode({ kind: 'row', ...page.next }) } : { items: page.items };
   }
-  if (at && at.kind !== 'byte') throw new InvalidEventCursorError('cursor is not one this server gave out');
+  if (at && at.kind !== 'byte') throw new InvalidEventCursorError('cursor belongs to a filtered query; give the same filter with it');
   let index = at ? nodes.indexOf(at.node) : 0;
   let from: { node: string; offset: number } | undefined = at?.kind === 'byte' ? at : undefined;
   const items: string[] = [];
