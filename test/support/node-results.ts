@@ -8,22 +8,14 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, gzipSync } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import type { TraceSpec } from '../../contracts/index.ts';
 import { issueUploadToken } from '../../state/src/upload-token.ts';
 import type { TraceStore } from '../../state/src/trace-store.ts';
+import { tarGz } from '../security/result-archive.ts';
 
-export async function tarGz(files: Record<string, string | Buffer>): Promise<Buffer> {
-  const pack = tarPack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const [name, content] of Object.entries(files)) pack.entry({ name }, content);
-  pack.finalize();
-  await done;
-  return gzipSync(Buffer.concat(chunks));
-}
+export { tarGz };
 
 export function nodeSummary(traceId: string, node: string, events: number): string {
   const now = new Date().toISOString();
