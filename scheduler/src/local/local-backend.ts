@@ -121,19 +121,9 @@ export class LocalBackend implements RunnerBackend {
     const dir = join(this.opts.dataDir, 'warm-runners');
     mkdirSync(dir, { recursive: true });
     const logFile = join(dir, `${randomUUID()}.log`);
-    const fd = openSync(logFile, 'a');
-    const [cmd, ...prefix] = this.opts.runnerCommand;
     // stdin is a pipe from this scheduler: if it dies, the waiting runner reads EOF and exits.
-    const child = spawn(cmd!, [...prefix, '--await-job'], { detached: true, stdio: ['pipe', fd, fd] });
-    closeSync(fd);
+    const { child, exited } = this.startRunner(logFile, ['--await-job'], this.opts.logger, 'pipe');
     child.stdin!.on('error', () => undefined);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', (err) => {
-        this.opts.logger.warn({ err }, 'could not start a warm runner');
-        resolve({ code: RUNNER_EXIT.failure, signal: null });
-      });
-    });
     void exited.then(() => {
       if (this.warm?.child === child) this.warm = undefined;
       void rm(logFile, { force: true });
@@ -243,10 +233,11 @@ export class LocalBackend implements RunnerBackend {
     return outcomeOf(job.node, code, signal, cancelled, logFile);
   }
 
-  private startRunner(logFile: string, jobArgv: string[], log: Logger): { child: ChildProcess; exited: WarmRunner['exited'] } {
+  /** Starts the runner command with `args`, its output appended to `logFile`; `stdin` 'pipe' for a warm runner. */
+  private startRunner(logFile: string, args: string[], log: Logger, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; exited: WarmRunner['exited'] } {
     const fd = openSync(logFile, 'a');
     const [cmd, ...prefix] = this.opts.runnerCommand;
-    const child = spawn(cmd!, [...prefix, ...jobArgv], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd!, [...prefix, ...args], { detached: true, stdio: [stdin, fd, fd] });
     closeSync(fd);
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
