@@ -4,31 +4,18 @@
  * in events.ndjson and none is counted lost. Its own file so that it runs once (about 1.5 minutes).
  */
 import assert from 'node:assert/strict';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { createReadStream, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from './support/cgroups.ts';
+import { test } from 'node:test';
+import { kernelTestSkipReason } from './support/cgroups.ts';
 import { readSummary, startRunner } from './runner-process.ts';
-import { buildStormLoad, runOpenStorm } from './runner-storm-support.ts';
+import { runOpenStorm, useStormFixture } from './runner-storm-support.ts';
 
 const SECONDS = 60;
 const RATE = 50_000;
 const skip = kernelTestSkipReason();
-let cg: TestCgroup;
-let dir: string;
-let bin: string;
-
-before(() => {
-  if (skip) return;
-  cg = createTestCgroup(uniqueCgroupPath('long-trace'));
-  dir = mkdtempSync(join(tmpdir(), 'tracejob-long-trace-'));
-  bin = buildStormLoad(dir);
-});
-after(async () => {
-  await cg?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const fx = useStormFixture('long-trace', skip);
 
 /** Lines of events.ndjson naming `path`. */
 async function countEvents(file: string, path: string): Promise<number> {
@@ -44,16 +31,16 @@ async function countEvents(file: string, path: string): Promise<number> {
 }
 
 test(`${SECONDS} s of opens at ${RATE}/s: every one is an event, none lost`, { skip, timeout: 300_000 }, async () => {
-  const target = join(dir, 'long-target');
+  const target = join(fx.dir, 'long-target');
   writeFileSync(target, 'x');
-  const out = join(dir, 'out');
+  const out = join(fx.dir, 'out');
   const runner = startRunner([
-    '--gadget', 'open', '--cgroup', cg.path, '--param', `pathPrefix=${target}`, '--duration', '600s',
+    '--gadget', 'open', '--cgroup', fx.cg.path, '--param', `pathPrefix=${target}`, '--duration', '600s',
     '--max-events', '100000000', '--out', out,
   ]);
   try {
     await runner.waitForStep('session');
-    const storm = await runOpenStorm({ bin, cgroup: cg, path: target, seconds: SECONDS, cpu: cpus().length - 1, rate: RATE });
+    const storm = await runOpenStorm({ bin: fx.bin, cgroup: fx.cg, path: target, seconds: SECONDS, cpu: cpus().length - 1, rate: RATE });
     runner.child.kill('SIGTERM');
     const { code, ms } = await runner.exited;
     assert.equal(code, 0, runner.stderr());

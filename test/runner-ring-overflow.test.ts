@@ -7,37 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from './support/cgroups.ts';
+import { test } from 'node:test';
+import { kernelTestSkipReason } from './support/cgroups.ts';
 import { readEvents, readSummary, startRunner } from './runner-process.ts';
-import { buildStormLoad, runOpenStorm } from './runner-storm-support.ts';
+import { runOpenStorm, useStormFixture } from './runner-storm-support.ts';
 
 const skip = kernelTestSkipReason();
-let cg: TestCgroup;
-let dir: string;
-let bin: string;
-
-before(() => {
-  if (skip) return;
-  cg = createTestCgroup(uniqueCgroupPath('ring-overflow'));
-  dir = mkdtempSync(join(tmpdir(), 'tracejob-ring-overflow-'));
-  bin = buildStormLoad(dir);
-});
-after(async () => {
-  await cg?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const fx = useStormFixture('ring-overflow', skip);
 
 test('a burst that overflows the ring: events + lost = operations, and the drops are logged', { skip }, async () => {
-  const target = join(dir, 'burst-target');
+  const target = join(fx.dir, 'burst-target');
   writeFileSync(target, 'x');
-  const out = join(dir, 'out');
+  const out = join(fx.dir, 'out');
   const cpu = cpus().length - 1;
   const runner = startRunner([
-    '--gadget', 'open', '--cgroup', cg.path, '--param', `pathPrefix=${target}`, '--duration', '120s',
+    '--gadget', 'open', '--cgroup', fx.cg.path, '--param', `pathPrefix=${target}`, '--duration', '120s',
     '--max-events', '100000000', '--ring-buffer-per-cpu', '4096', '--out', out,
   ]);
   try {
@@ -45,7 +32,7 @@ test('a burst that overflows the ring: events + lost = operations, and the drops
     assert.equal(session.ringBufferBytes, 256 << 10, 'the smallest ring the runner makes');
     // every thread of the runner on the storm's CPU, where a SCHED_FIFO storm leaves them no time
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(runner.child.pid)], { stdio: 'ignore' });
-    const storm = await runOpenStorm({ bin, cgroup: cg, path: target, seconds: 0.3, cpu, prefix: ['chrt', '-f', '50'] });
+    const storm = await runOpenStorm({ bin: fx.bin, cgroup: fx.cg, path: target, seconds: 0.3, cpu, prefix: ['chrt', '-f', '50'] });
     runner.child.kill('SIGTERM');
     const { code } = await runner.exited;
     assert.equal(code, 0, runner.stderr());

@@ -3,8 +3,11 @@
  * once per test file, and a run of it in a cgroup that reports the operations it counted.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestCgroup } from './support/cgroups.ts';
+import { after, before } from 'node:test';
+import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from './support/cgroups.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -48,4 +51,33 @@ export function runOpenStorm(o: StormOptions): Promise<{ ops: number; seconds: n
       resolve(JSON.parse(out.trim().split('\n').pop()!) as { ops: number; seconds: number });
     });
   });
+}
+
+export interface StormFixture {
+  /** The test's own cgroup (the runner traces it; the storm runs in it). */
+  cg: TestCgroup;
+  /** A scratch directory, removed after the file. */
+  dir: string;
+  /** The compiled storm program. */
+  bin: string;
+}
+
+/**
+ * Registers the file's before/after: a cgroup and a scratch directory of its own, and the storm
+ * program built there; both removed afterwards, also when a test failed. Nothing is set up when
+ * `skip` says the kernel tests cannot run. The fields are filled in by `before`.
+ */
+export function useStormFixture(name: string, skip: string | undefined): StormFixture {
+  const fixture = {} as StormFixture;
+  before(() => {
+    if (skip) return;
+    fixture.cg = createTestCgroup(uniqueCgroupPath(name));
+    fixture.dir = mkdtempSync(join(tmpdir(), `tracejob-${name}-`));
+    fixture.bin = buildStormLoad(fixture.dir);
+  });
+  after(async () => {
+    await fixture.cg?.destroy();
+    if (fixture.dir) rmSync(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
 }
