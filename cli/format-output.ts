@@ -1,6 +1,5 @@
 /** Pure text formatting of what the CLI prints: aligned tables, a trace, a summary, a progress line. */
-import { formatSeconds } from './duration.ts';
-import type { ProfileSummary } from '../contracts/index.ts';
+import { formatSeconds, type ProfileSummary } from '../contracts/index.ts';
 import type { GadgetView, NodeView, ScheduleView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing spaces. */

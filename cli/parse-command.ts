@@ -3,8 +3,7 @@
  * Pure: no I/O, no environment (the caller passes `env`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { KubernetesTarget, LocalTarget } from '../contracts/index.ts';
-import { parseDurationSeconds } from './duration.ts';
+import { parseDuration, type KubernetesTarget, type LocalTarget } from '../contracts/index.ts';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -206,13 +205,13 @@ function parseRun(args: string[], sub = 'run', options: NonNullable<ParseArgsCon
   if (v.startup) target.startup = true;
   if (v['startup-timeout'] !== undefined) {
     if (!v.startup) throw new UsageError(`${sub}: --startup-timeout goes with --startup`);
-    const d = parseDurationSeconds(v['startup-timeout']);
+    const d = parseDuration(v['startup-timeout'], { wholeSeconds: true });
     if ('error' in d) throw new UsageError(`${sub}: --startup-timeout: ${d.error}`);
     target.startupTimeoutSeconds = d.seconds;
   }
   const cmd: Command & { kind: 'run' } = { kind: 'run', gadget: positionals[0]!, target, params: {}, wait: v.wait ?? false, output: outputOf(v.output, sub) };
   if (v.duration !== undefined) {
-    const d = parseDurationSeconds(v.duration);
+    const d = parseDuration(v.duration, { wholeSeconds: true });
     if ('error' in d) throw new UsageError(`${sub}: -d: ${d.error}`);
     cmd.durationSeconds = d.seconds;
   }

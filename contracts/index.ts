@@ -4,3 +4,4 @@ export * from './node-job.ts';
 export * from './trace-status.ts';
 export * from './trace-spec.ts';
 export * from './profile.ts';
+export * from './duration.ts';

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseRunnerCommand, parseParams, UsageError, type RunnerInputs } from './cli-args.ts';
-import { parseDurationSeconds } from './duration.ts';
 
 function parse(argv: string[], extra: Partial<RunnerInputs> = {}) {
   return parseRunnerCommand({ argv, env: {}, readFile: () => { throw new Error('ENOENT: no such file'); }, stderrIsTTY: false, ...extra });
@@ -13,13 +12,13 @@ function run(argv: string[], extra: Partial<RunnerInputs> = {}) {
   return cmd as Extract<typeof cmd, { kind: 'run' }>;
 }
 
-test('durations: bare seconds, units, compound; bad ones say what is expected', () => {
-  assert.equal(parseDurationSeconds('10'), 10);
-  assert.equal(parseDurationSeconds('10s'), 10);
-  assert.equal(parseDurationSeconds('1m'), 60);
-  assert.equal(parseDurationSeconds('1m30s'), 90);
-  assert.equal(parseDurationSeconds('500ms'), 0.5);
-  for (const bad of ['', '0', '-1', 'ten', '5x', '0s']) assert.throws(() => parseDurationSeconds(bad), /duration/, bad);
+test('durations on the runner line: units, fractions and ms; a bad one names its flag', () => {
+  for (const [text, seconds] of [['10', 10], ['1m30s', 90], ['500ms', 0.5], ['1.5s', 1.5]] as const) {
+    assert.equal(run(['--gadget', 'exec', '--duration', text, '--cgroup', 'a']).spec.durationSeconds, seconds, text);
+  }
+  for (const bad of ['', '0', '-1', 'ten', '5x', '0s']) {
+    assert.throws(() => parse(['--gadget', 'exec', `--duration=${bad}`, '--cgroup', 'a']), /--duration: .*duration/, bad);
+  }
 });
 
 test('flags alone make a full node job with every kind of target', () => {

@@ -5,9 +5,8 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { NodeJobSpec } from '../../contracts/index.ts';
+import { parseDuration, type NodeJobSpec } from '../../contracts/index.ts';
 import { DEFAULT_RING_BUFFER_BYTES_PER_CPU } from '../../bpf/src/ring-buffer-size.ts';
-import { parseDurationSeconds } from './duration.ts';
 import { DEFAULT_MAX_EVENTS, InvalidSpecError, hasTargets, parseNodeJobSpec, parseNodeJobSpecJson } from './node-job-spec.ts';
 
 export const RUNNER_USAGE = `Usage: tracejob-runner [options]
@@ -151,7 +150,7 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
   merged.node = f.node ?? merged.node ?? hostname();
   if (f.gadget !== undefined) merged.gadget = f.gadget;
   if (merged.gadget === undefined) throw new UsageError('--gadget is required (or a --spec naming one)');
-  if (f.duration !== undefined) merged.durationSeconds = flagValue('--duration', () => parseDurationSeconds(f.duration!));
+  if (f.duration !== undefined) merged.durationSeconds = durationFlag('--duration', f.duration);
   if (merged.durationSeconds === undefined) throw new UsageError('--duration is required (or a --spec with durationSeconds)');
   if (f['max-events'] !== undefined) merged.maxEvents = positiveIntFlag('--max-events', f['max-events']);
   if (f['max-bytes'] !== undefined) merged.maxResultBytes = positiveIntFlag('--max-bytes', f['max-bytes']);
@@ -191,7 +190,7 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
         ? 1000
         : f['rescan-interval'] === '0'
           ? 0
-          : flagValue('--rescan-interval', () => Math.round(parseDurationSeconds(f['rescan-interval']!) * 1000)),
+          : Math.round(durationFlag('--rescan-interval', f['rescan-interval']) * 1000),
     ringBufferBytesPerCpu: positiveIntFlag(
       f['ring-buffer-per-cpu'] !== undefined ? '--ring-buffer-per-cpu' : 'TRACEJOB_RING_BUFFER_PER_CPU',
       f['ring-buffer-per-cpu'] ?? input.env.TRACEJOB_RING_BUFFER_PER_CPU ?? String(DEFAULT_RING_BUFFER_BYTES_PER_CPU),
@@ -202,7 +201,7 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
     ),
     uploadAttempts: f['upload-attempts'] === undefined ? 5 : positiveIntFlag('--upload-attempts', f['upload-attempts']),
     uploadBackoffMs:
-      f['upload-backoff'] === undefined ? 500 : flagValue('--upload-backoff', () => Math.round(parseDurationSeconds(f['upload-backoff']!) * 1000)),
+      f['upload-backoff'] === undefined ? 500 : Math.round(durationFlag('--upload-backoff', f['upload-backoff']) * 1000),
     progressIntervalMs: 1000,
     progress: Boolean(f.progress) || input.stderrIsTTY,
   };
@@ -211,12 +210,11 @@ export function parseRunnerCommand(input: RunnerInputs): RunnerCommand {
   return { kind: 'run', spec, options };
 }
 
-function flagValue<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new UsageError(`${flag}: ${(err as Error).message}`);
-  }
+/** Seconds in a duration flag (fractions and `ms` allowed), or a usage error naming the flag. */
+function durationFlag(flag: string, text: string): number {
+  const d = parseDuration(text);
+  if ('error' in d) throw new UsageError(`${flag}: ${d.error}`);
+  return d.seconds;
 }
 
 function shareFlag(flag: string, text: string): number {

@@ -9,7 +9,7 @@
  *   status <trace-id>
  *   cancel <trace-id>
  */
-import { GADGET_NAMES, isGadgetName, type GadgetName, type KubernetesTarget, type LocalTarget } from '../../../contracts/index.ts';
+import { GADGET_NAMES, hasDurationUnits, isGadgetName, parseDuration, type GadgetName, type KubernetesTarget, type LocalTarget } from '../../../contracts/index.ts';
 
 /** A Kubernetes target, or cgroups/pids for the local backend. */
 export type SlackRunTarget = Partial<KubernetesTarget> & Omit<LocalTarget, 'containerIds'>;
@@ -28,8 +28,6 @@ const NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const SELECTOR = /^[A-Za-z0-9./_=!,() -]+$/;
-const DURATION = /^(\d+[smh])+$/;
-const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
 class Refusal extends Error {}
 
@@ -37,11 +35,8 @@ function refuse(message: string, command: string): never {
   throw new Refusal(`${message}\nTry \`${command} help\`.`);
 }
 
-function durationOf(text: string): number {
-  let s = 0;
-  for (const m of text.matchAll(/(\d+)([smh])/g)) s += Number(m[1]) * UNIT[m[2]!]!;
-  return s;
-}
+/** Chat durations: whole seconds with the unit written (`30s`, `2m`, `1m30s`). */
+const CHAT_DURATION = { wholeSeconds: true, unitRequired: true } as const;
 
 function idCommand(kind: 'status' | 'cancel', args: string[], command: string): SlackCommand {
   if (args.length === 0) refuse(`\`${kind}\` needs a trace id: \`${command} ${kind} <trace-id>\`.`, command);
@@ -79,12 +74,14 @@ function parseRun(gadgetWord: string, args: string[], command: string): SlackCom
       i += 1;
       return v;
     };
-    if (DURATION.test(word) || word === '-d') {
+    if (hasDurationUnits(word, CHAT_DURATION) || word === '-d') {
       const text = word === '-d' ? next() : word;
-      if (!DURATION.test(text)) refuse(`\`${text}\` is not a duration; write \`30s\`, \`2m\` or \`1m30s\`.`, command);
+      const d = parseDuration(text, CHAT_DURATION);
+      if ('error' in d) {
+        refuse(hasDurationUnits(text, CHAT_DURATION) ? 'the duration must be more than 0 seconds.' : `\`${text}\` is not a duration; write \`30s\`, \`2m\` or \`1m30s\`.`, command);
+      }
       if (durationSeconds !== undefined) refuse(`the duration is given twice (\`${text}\`).`, command);
-      durationSeconds = durationOf(text);
-      if (durationSeconds <= 0) refuse('the duration must be more than 0 seconds.', command);
+      durationSeconds = d.seconds;
       continue;
     }
     if (/^\d+$/.test(word)) refuse(`\`${word}\`: say the unit of the duration, e.g. \`${word}s\`.`, command);
