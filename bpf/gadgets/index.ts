@@ -2,6 +2,8 @@
  * The gadget registry: one line per gadget. Adding a gadget = its folder + one line here
  * (its name must also be in contracts/gadgets.ts).
  */
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { GadgetName } from '../../contracts/index.ts';
 import type { GadgetDefinition, GadgetEvent, ParamProblem } from '../src/gadget-definition.ts';
@@ -44,6 +46,46 @@ export function listGadgets(): GadgetDefinition<GadgetEvent>[] {
   return Object.values(registry);
 }
 
+// Params are checked on every POST: a compiled check is ~10× faster than walking the schema, and
+// the walk that lists the errors runs only for params that fail it.
+const compiledChecks = new Map<TSchema, TypeCheck<TSchema>>();
+function compiledCheck(schema: TSchema): TypeCheck<TSchema> {
+  let check = compiledChecks.get(schema);
+  if (!check) compiledChecks.set(schema, (check = TypeCompiler.Compile(schema)));
+  return check;
+}
+
+/**
+ * The defaults of a params schema whose defaults are all on its own properties (every gadget's
+ * today): filling them in is a copy, not a walk of the schema. Undefined when a default sits
+ * deeper, which Value.Default handles.
+ */
+type TopLevelDefaults = [key: string, value: unknown][];
+const topLevelDefaults = new Map<TSchema, TopLevelDefaults | undefined>();
+function topLevelDefaultsOf(schema: TSchema): TopLevelDefaults | undefined {
+  if (topLevelDefaults.has(schema)) return topLevelDefaults.get(schema);
+  let out: TopLevelDefaults | undefined = [];
+  const props = (schema as { properties?: Record<string, TSchema> }).properties;
+  if (schema.type !== 'object' || !props) out = undefined;
+  else {
+    for (const [key, prop] of Object.entries(props)) {
+      const { default: value, ...rest } = prop as TSchema & { default?: unknown };
+      if (JSON.stringify(rest).includes('"default"')) out = undefined;
+      else if (value !== undefined) out?.push([key, value]);
+    }
+  }
+  topLevelDefaults.set(schema, out);
+  return out;
+}
+
+function withDefaultsOf(schema: TSchema, input: object): Record<string, unknown> {
+  const defaults = topLevelDefaultsOf(schema);
+  if (!defaults) return Value.Default(schema, structuredClone(input)) as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...input };
+  for (const [key, value] of defaults) if (out[key] === undefined) out[key] = structuredClone(value);
+  return out;
+}
+
 export type ParamsValidation =
   | { ok: true; params: Record<string, unknown>; errors: [] }
   | { ok: false; errors: ParamProblem[] };
@@ -60,9 +102,10 @@ export function validateParams(name: string, params: unknown): ParamsValidation 
   if (typeof input !== 'object' || Array.isArray(input)) {
     return { ok: false, errors: [{ field: '', message: 'params must be an object' }] };
   }
-  const withDefaults = Value.Default(gadget.paramsSchema, structuredClone(input)) as Record<string, unknown>;
+  const withDefaults = withDefaultsOf(gadget.paramsSchema, input);
   const errors: ParamProblem[] = [];
-  for (const e of Value.Errors(gadget.paramsSchema, withDefaults)) {
+  const check = compiledCheck(gadget.paramsSchema);
+  if (!check.Check(withDefaults)) for (const e of check.Errors(withDefaults)) {
     const field = e.path.replace(/^\//, '').replace(/\//g, '.');
     if (!errors.some((x) => x.field === field)) errors.push({ field, message: e.message });
   }
