@@ -8,6 +8,7 @@
  * Keys (prefix `tj:`): `schedule:<id>` hash, `schedules` sorted set (by creation time),
  * `schedules:owner:<owner>` set (per-token limit), `schedule:<id>:runs` list of trace ids.
  */
+import type { SlotScope } from './concurrency-slots.ts';
 import type { Redis } from 'ioredis';
 import type { TraceSpec } from '../../contracts/index.ts';
 import { evalScript } from './redis-script.ts';
@@ -23,6 +24,17 @@ export interface ScheduleRecord {
   timeZone?: string;
   keepRuns: number;
   createdAt: string;
+  /**
+   * The concurrency slots each run takes (its owner's and the server's maxConcurrentTraces, as
+   * they were when the schedule was made): a run that finds one full is skipped, not queued.
+   */
+  slots?: SlotScope[];
+}
+
+/** Runs that did not start because a limit was reached: how many, and the newest. */
+export interface ScheduleSkips {
+  skippedRuns: number;
+  lastSkipped?: { dueAt: string; reason: string };
 }
 
 export interface ScheduleRun {
@@ -97,6 +109,20 @@ if owner then redis.call('SREM', ARGV[2] .. owner, ARGV[1]) end
 return 1
 `;
 
+const RECORD_SKIP = `
+--[[
+  Counts a run that was skipped and keeps the newest reason (nothing when the schedule is gone).
+  Input:
+    KEYS[1] 'tj:schedule:<id>': hash, fields skippedRuns (count), lastSkipped (JSON {dueAt, reason})
+    ARGV[1] JSON {dueAt, reason}
+  Output:
+    the number of skipped runs, or -1 when the schedule is gone
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'lastSkipped', ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'skippedRuns', 1)
+`;
+
 const INDEX = 'tj:schedules';
 const OWNER_PREFIX = 'tj:schedules:owner:';
 
@@ -150,6 +176,18 @@ export class ScheduleStore {
   /** Adds a run (newest first, the last keepRuns kept); false when the schedule is gone. */
   async recordRun(id: string, traceId: string, keepRuns: number): Promise<boolean> {
     return (await evalScript(this.redis, RECORD_RUN, 2, this.key(id), this.runsKey(id), traceId, String(keepRuns))) !== -1;
+  }
+
+  /** Counts a run that did not start (`reason`); false when the schedule is gone. */
+  async recordSkip(id: string, dueAt: string, reason: string): Promise<boolean> {
+    return (await evalScript(this.redis, RECORD_SKIP, 1, this.key(id), JSON.stringify({ dueAt, reason }))) !== -1;
+  }
+
+  async skips(id: string): Promise<ScheduleSkips> {
+    const [count, last] = await this.redis.hmget(this.key(id), 'skippedRuns', 'lastSkipped');
+    const out: ScheduleSkips = { skippedRuns: Number(count ?? 0) };
+    if (last) out.lastSkipped = JSON.parse(last) as ScheduleSkips['lastSkipped'] & object;
+    return out;
   }
 
   /** Trace ids of the runs, newest first. */

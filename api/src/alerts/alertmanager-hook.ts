@@ -26,15 +26,13 @@ import type { Config } from '../../../state/src/config.ts';
 import type { GadgetCatalogue } from '../gadget-catalogue.ts';
 import type { TracejobMetrics } from '../metrics.ts';
 import { UnavailableError } from '../errors.ts';
-import { ConcurrencySlots, type SlotScope } from '../limits/concurrency-slots.ts';
+import { ConcurrencySlots, RESERVATION_MS, slotRefusal, TRACE_SLOT_MS } from '../../../state/src/concurrency-slots.ts';
 import { errorResponses } from '../schemas/index.ts';
 import { AlertAdmission } from './alert-admission.ts';
 import { ruleFor, targetFromLabels, type AlertRules } from './alert-rules.ts';
 
 export const ALERTMANAGER_ROUTE = '/v1/hooks/alertmanager';
 /** Last-resort expiry of an alert trace's concurrency slot (freed as soon as the trace ends). */
-const TRACE_SLOT_MS = 48 * 3600_000;
-const RESERVATION_MS = 60_000;
 
 const LabelSet = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 4096 }), { maxProperties: 128 });
 
@@ -190,15 +188,15 @@ export async function alertmanagerHook(app: FastifyInstance, opts: AlertmanagerH
           d.reason = `the same alert started trace ${admitted.traceId} within the last ${rules.dedupWindowSeconds}s`;
           continue;
         }
-        // The token's maxConcurrentTraces counts alert traces too (the same slots as POST /v1/traces).
-        const scopes: SlotScope[] = principal?.policy.maxConcurrentTraces ? [{ key: `token:${principal.name}`, limit: principal.policy.maxConcurrentTraces }] : [];
+        // The token's and the server's maxConcurrentTraces count alert traces too (the same slots as POST /v1/traces).
+        const scopes = req.traceSlotScopes ?? [];
         if (admitted.kind === 'admitted' && scopes.length > 0) {
           // a reservation until the trace record exists (a bare trace id without a record is pruned)
           const slot = await slots.acquire(scopes, `r:${traceId}`, RESERVATION_MS);
           if (!slot.ok) {
             await admission.release({ rule: rule.name, fingerprint: alert.fingerprint, traceId });
             d.decision = 'rate-limited';
-            d.reason = `${principal!.name} already has ${slot.active} traces queued or running (limit ${slot.limit})`;
+            d.reason = slotRefusal(slot, principal?.name ?? 'the caller');
             continue;
           }
         }

@@ -3,6 +3,7 @@
  * audit record's target, trace id and refusal reason (filled by auth, limits and the routes'
  * answers; written by the audit plugin).
  */
+import type { SlotScope } from '../../../state/src/concurrency-slots.ts';
 import type { Principal } from './policy.ts';
 
 /** One alert of an Alertmanager notification and what became of it (alerts/alertmanager-hook.ts). */
@@ -31,6 +32,8 @@ declare module 'fastify' {
     /** Set by the access-control plugin on every authenticated route. */
     principal: Principal | null;
     tracejobAudit: AuditContext | null;
+    /** Set by the limits plugin for a principal: the slots a trace it starts takes (POST, alert, schedule). */
+    traceSlotScopes: SlotScope[] | null;
   }
 }
 

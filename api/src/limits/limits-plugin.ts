@@ -19,15 +19,11 @@ import { ConflictError, InvalidError, PayloadTooLargeError, RateLimitedError } f
 import type { GlobalLimits } from '../auth/access-policy.ts';
 import { ROUTES } from '../auth/request-context.ts';
 import { byteCap } from '../store/upload-archive.ts';
-import { ConcurrencySlots, type SlotScope } from './concurrency-slots.ts';
+import { ConcurrencySlots, RESERVATION_MS, slotRefusal, TRACE_SLOT_MS, traceSlotScopes, type SlotScope } from '../../../state/src/concurrency-slots.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { digestCheck, UPLOAD_ID_PATTERN, UploadOnce, type UploadIdentity } from './upload-once.ts';
 
 export const DEFAULT_JSON_BODY_LIMIT = 64 * 1024;
-/** How long a POST may hold a reservation before it lapses. */
-const RESERVATION_MS = 60_000;
-/** Last-resort expiry of a trace's slot (slots are freed when the trace ends). */
-const TRACE_SLOT_MS = 48 * 3600_000;
 
 export interface LimitsOptions {
   redis: Redis;
@@ -64,6 +60,8 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
   const uploads = new UploadOnce(opts.redis, opts.retentionSeconds + 24 * 3600);
   const jsonLimit = opts.limits.jsonBodyLimitBytes ?? DEFAULT_JSON_BODY_LIMIT;
   const publicRoutes = opts.publicRoutes ?? [];
+
+  app.decorateRequest('traceSlotScopes', null);
 
   app.addHook('onRequest', async (req, reply) => {
     const url = req.routeOptions.url;
@@ -108,17 +106,15 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
   app.addHook('preHandler', async (req) => {
     const url = req.routeOptions.url;
     const principal = req.principal;
+    // Routes that start traces later (alerts, schedules) take their slots from here too.
+    if (principal) req.traceSlotScopes = traceSlotScopes(principal.name, principal.policy.maxConcurrentTraces, opts.limits.maxConcurrentTraces);
     if (url === ROUTES.traces && req.method === 'POST' && principal) {
-      // Only limited scopes are tracked: an unlimited one would be a set that grows with every trace.
-      const scopes: SlotScope[] = [];
-      if (principal.policy.maxConcurrentTraces) scopes.push({ key: `token:${principal.name}`, limit: principal.policy.maxConcurrentTraces });
-      if (opts.limits.maxConcurrentTraces) scopes.push({ key: 'all', limit: opts.limits.maxConcurrentTraces });
+      const scopes = req.traceSlotScopes ?? [];
       if (scopes.length === 0) return;
       const reservation = `r:${randomUUID()}`;
       const d = await slots.acquire(scopes, reservation, RESERVATION_MS);
       if (!d.ok) {
-        const who = d.scope === 'all' ? 'the server' : principal.name;
-        const reason = `${who} already has ${d.active} traces queued or running (limit ${d.limit})`;
+        const reason = slotRefusal(d, principal.name);
         if (req.tracejobAudit) req.tracejobAudit.reason = reason;
         throw new RateLimitedError(`${reason}; retry when one ends`, 5);
       }

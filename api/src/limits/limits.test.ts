@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis.ts';
-import { ConcurrencySlots } from './concurrency-slots.ts';
 import { RateLimiter, waitForNextRequestMs } from './rate-limiter.ts';
 import { digestCheck, UploadOnce } from './upload-once.ts';
 import { createHash } from 'node:crypto';
@@ -43,28 +42,6 @@ test('rate limiter: the previous window weighs on the current one (sliding)', as
   // 6 s in, 40 %: 1.6 + 1 ≤ 4.
   assert.equal((await rl.take('c', policy, t0 + 16_000)).allowed, true);
   assert.equal(waitForNextRequestMs(4, 10_000, 1000, 0, 4), 1500);
-});
-
-test('concurrency slots: limits per scope, all-or-nothing, released when the trace ends', async () => {
-  const slots = new ConcurrencySlots(client, 'test:active');
-  const scopes = [{ key: 'token:a', limit: 2 }, { key: 'all', limit: 3 }];
-  for (const id of ['t1', 't2']) {
-    await client.hset(`tj:trace:${id}`, 'status', 'running');
-    assert.deepEqual(await slots.acquire(scopes, `r:${id}`, 60_000), { ok: true });
-    await slots.commit(scopes, `r:${id}`, id, 3_600_000);
-  }
-  assert.deepEqual(await slots.acquire(scopes, 'r:x', 60_000), { ok: false, scope: 'token:a', active: 2, limit: 2 });
-  assert.equal(await slots.active('all'), 2, 'a refused acquire takes nothing in the other scopes');
-  assert.deepEqual(await slots.acquire([{ key: 'token:b', limit: 5 }, { key: 'all', limit: 3 }], 'r:y', 60_000), { ok: true });
-  assert.deepEqual(await slots.acquire([{ key: 'token:c', limit: 5 }, { key: 'all', limit: 3 }], 'r:z', 60_000), { ok: false, scope: 'all', active: 3, limit: 3 });
-  await slots.release([{ key: 'token:b' }, { key: 'all' }], 'r:y');
-  // t1 finishes (status written by the scheduler), t2's record expires: both slots free up.
-  await client.hset('tj:trace:t1', 'status', 'succeeded');
-  await client.del('tj:trace:t2');
-  assert.equal(await slots.active('token:a'), 0);
-  assert.deepEqual(await slots.acquire(scopes, 'r:w', 60_000), { ok: true });
-  // An uncommitted reservation lapses after its ttl.
-  assert.equal(await slots.active('token:a', Date.now() + 61_000), 0);
 });
 
 test('upload once: a second upload for a node is refused unless it is the same upload', async () => {

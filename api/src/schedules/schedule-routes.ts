@@ -12,7 +12,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TraceStatus, TraceTarget } from '../../../contracts/index.ts';
 import { nextRunAt, removeScheduleJob, upsertScheduleJob, type ScheduleJobData } from '../../../state/src/schedule-queue.ts';
-import type { ScheduleRecord, ScheduleStore } from '../../../state/src/schedule-store.ts';
+import type { ScheduleRecord, ScheduleSkips, ScheduleStore } from '../../../state/src/schedule-store.ts';
 import { mayCreateTrace, maySeeTrace } from '../auth/policy.ts';
 import { ForbiddenError, NotFoundError, RateLimitedError } from '../errors.ts';
 import { TRACE_ID_PATTERN, TraceTargetSchema, errorResponses, traceRequestSchema, type SchemaLimits } from '../schemas/index.ts';
@@ -56,6 +56,8 @@ export const ScheduleViewSchema = Type.Object({
   createdAt: Type.String(),
   nextRunAt: Type.Optional(Type.String()),
   runs: Type.Optional(Type.Array(Type.Object({ traceId: Type.String(), status: Type.Optional(traceStatus), createdAt: Type.Optional(Type.String()) }), { description: 'newest first' })),
+  skippedRuns: Type.Optional(Type.Integer({ description: "runs that did not start because the owner's or the server's maxConcurrentTraces was reached" })),
+  lastSkipped: Type.Optional(Type.Object({ dueAt: Type.String(), reason: Type.String() }, { description: 'the newest skipped run' })),
   links: Type.Object({ self: Type.String() }),
 });
 
@@ -78,7 +80,7 @@ function scheduleLinks(id: string) {
   return { self: `/v1/schedules/${id}` };
 }
 
-function scheduleView(rec: ScheduleRecord, extra: { nextRunAt?: number; runs?: { traceId: string; status?: string; createdAt?: string }[] } = {}) {
+function scheduleView(rec: ScheduleRecord, extra: { nextRunAt?: number; runs?: { traceId: string; status?: string; createdAt?: string }[]; skips?: ScheduleSkips } = {}) {
   const { trace } = rec;
   const view: Static<typeof ScheduleViewSchema> = {
     id: rec.id,
@@ -94,6 +96,10 @@ function scheduleView(rec: ScheduleRecord, extra: { nextRunAt?: number; runs?: {
   if (rec.timeZone) view.timeZone = rec.timeZone;
   if (extra.nextRunAt) view.nextRunAt = new Date(extra.nextRunAt).toISOString();
   if (extra.runs) view.runs = extra.runs;
+  if (extra.skips) {
+    view.skippedRuns = extra.skips.skippedRuns;
+    if (extra.skips.lastSkipped) view.lastSkipped = extra.skips.lastSkipped;
+  }
   return view;
 }
 
@@ -147,6 +153,8 @@ export async function scheduleRoutes(app: FastifyInstance, opts: ScheduleRoutesO
       const owner = principal?.name ?? 'anonymous';
       const limit = principal?.policy.maxSchedules ?? opts.maxSchedulesPerCaller;
       const rec: ScheduleRecord = { id: randomUUID(), owner, trace: spec, keepRuns: body.keepRuns ?? DEFAULT_KEEP_RUNS, createdAt: new Date().toISOString() };
+      // Each run takes the slots a POST by the owner would (limits as they are now).
+      if (req.traceSlotScopes?.length) rec.slots = req.traceSlotScopes;
       if ('every' in timing) rec.every = timing.every;
       else {
         rec.cron = timing.cron;
@@ -205,7 +213,7 @@ export async function scheduleRoutes(app: FastifyInstance, opts: ScheduleRoutesO
         }),
       );
       const next = await nextRunAt(queue, rec.id).catch(() => undefined);
-      return scheduleView(rec, { runs, ...(next ? { nextRunAt: next } : {}) });
+      return scheduleView(rec, { runs, skips: await schedules.skips(rec.id), ...(next ? { nextRunAt: next } : {}) });
     },
   );
 

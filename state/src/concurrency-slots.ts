@@ -7,7 +7,12 @@
  * Single Redis instance only (the script reads trace keys it is not given).
  */
 import type { Redis } from 'ioredis';
-import { evalScript } from '../../../state/src/redis-script.ts';
+import { evalScript } from './redis-script.ts';
+
+/** How long a reservation (a trace being created) holds its slot before it lapses. */
+export const RESERVATION_MS = 60_000;
+/** Last-resort expiry of a trace's slot (slots are freed when the trace ends). */
+export const TRACE_SLOT_MS = 48 * 3600_000;
 
 /** Lua function shared by ACQUIRE and COUNT (no KEYS/ARGV of its own). */
 const PRUNE = `
@@ -95,6 +100,25 @@ export interface SlotScope {
   key: string;
   /** Limit for this scope; undefined or 0: counted but unlimited (callers leave unlimited scopes out). */
   limit?: number;
+}
+
+/**
+ * The scopes a new trace of `owner` takes a slot in: its own (`token:<owner>`) when its policy
+ * limits it, and the server's (`all`) when that is limited. Only limited scopes are tracked: an
+ * unlimited one would be a set that grows with every trace. The same for every way a trace starts
+ * (POST, an alert, a schedule's run).
+ */
+export function traceSlotScopes(owner: string, ownerLimit: number | undefined, serverLimit: number | undefined): SlotScope[] {
+  const scopes: SlotScope[] = [];
+  if (ownerLimit) scopes.push({ key: `token:${owner}`, limit: ownerLimit });
+  if (serverLimit) scopes.push({ key: 'all', limit: serverLimit });
+  return scopes;
+}
+
+/** Says who is at its limit, for a 429 or a skipped run. */
+export function slotRefusal(d: Extract<SlotDecision, { ok: false }>, owner: string): string {
+  const who = d.scope === 'all' ? 'the server' : owner;
+  return `${who} already has ${d.active} traces queued or running (limit ${d.limit})`;
 }
 
 export type SlotDecision = { ok: true } | { ok: false; scope: string; active: number; limit: number };
