@@ -58,6 +58,7 @@ before(async () => {
       { name: 'flaps-3', runtime: 'containerd', cgroupDriver: 'systemd' },
       { name: 'dies-4a', runtime: 'containerd', cgroupDriver: 'systemd' },
       { name: 'dies-4b', runtime: 'docker', cgroupDriver: 'cgroupfs' },
+      { name: 'collected-5', runtime: 'containerd', cgroupDriver: 'systemd' },
     ],
     mapRunnerCommand: (argv) => (argv[0] === 'tracejob-runner' ? [process.execPath, join(repoRoot, 'bin', 'tracejob-runner.js'), ...argv.slice(1)] : argv),
     log: process.env.TRACEJOB_TEST_VERBOSE ? (l) => console.error(l) : undefined,
@@ -72,6 +73,8 @@ before(async () => {
     { name: 'web-flaps-3', node: 'flaps-3', labels: { case: 'flap' }, containers: ['web'] },
     { name: 'web-dies-4a', node: 'dies-4a', labels: { case: 'all-lost' }, containers: ['web'] },
     { name: 'web-dies-4b', node: 'dies-4b', labels: { case: 'all-lost' }, containers: ['web'] },
+    { name: 'web-steady-5', node: 'steady', labels: { case: 'collected' }, containers: ['web'] },
+    { name: 'web-collected-5', node: 'collected-5', labels: { case: 'collected' }, containers: ['web'] },
   ]);
   redis = await startTestRedis();
   const apiKubeConfig = cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api'));
@@ -306,6 +309,22 @@ test('every node of the trace dies: the trace fails soon, naming each node, noth
     }
     assert.deepEqual(trace.nodes.map((n) => n.status), ['failed', 'failed']);
     await noRunnerObjectsLeft(id);
+  } finally {
+    await scheduler.close();
+  }
+});
+
+test('a runner pod the control plane gives up with its node (pod GC) ends that node at once, even with the Node still Ready', { skip }, async () => {
+  const scheduler = await startScheduler();
+  try {
+    const id = await startTrace('case=collected', 12);
+    await tracingOn(id, ['steady', 'collected-5']);
+    await kubelet.killNode('collected-5');
+    // The Node object still says Ready (no watch of Nodes would notice): only the pod tells.
+    await kubelet.markPodCollected(RUNNERS, runnerPodName(id, 'collected-5'));
+    await lossHandledMidTrace(id, 'collected-5');
+    const pod = runnerPodName(id, 'collected-5');
+    await assertPartial(id, 'collected-5', new RegExp(`runner pod ${pod} was given up with its node collected-5 \\(DeletionByPodGC: PodGC: node no longer exists\\); its results are lost`));
   } finally {
     await scheduler.close();
   }

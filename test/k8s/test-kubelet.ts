@@ -15,7 +15,8 @@
  * - node failures, on a test's command: `killNode` (the node dies: its kubelet stops and its
  *   pods' processes are killed, nothing more is posted) and `setNodeReady` (the Ready condition
  *   as the kubelet posts it, or as the node lifecycle controller sets it to Unknown when the
- *   heartbeats stop: that controller does not run in the test control plane, this plays it).
+ *   heartbeats stop: that controller does not run in the test control plane, this plays it);
+ *   `markPodCollected` plays the pod garbage collector on a pod whose node is gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -214,6 +215,20 @@ export class TestKubelet {
         if (apiErrorCode(err) !== 409 || attempt >= 10) throw err;
       }
     }
+  }
+
+  /**
+   * Plays the pod garbage collector on a pod whose node is gone: phase Failed with the
+   * DisruptionTarget condition `DeletionByPodGC`, as kube-controller-manager posts it before it
+   * deletes such a pod (that controller does not run in the test control plane).
+   */
+  async markPodCollected(namespace: string, name: string): Promise<void> {
+    const pod = await this.core.readNamespacedPod({ name, namespace });
+    await this.updateStatus(pod, (s) => {
+      s.phase = 'Failed';
+      const now = new Date();
+      s.conditions = [...(s.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists', lastTransitionTime: now }];
+    });
   }
 
   /** The container id the test kubelet gave `namespace/pod`'s `container`. */

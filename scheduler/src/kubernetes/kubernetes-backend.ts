@@ -363,7 +363,10 @@ export class KubernetesBackend implements RunnerBackend {
     const n = run.nodes.get(loss.node);
     if (!n || n.outcome) return;
     const when = n.started ? 'during the trace' : 'before its runner started';
-    this.loseNode(run, n, `node ${loss.node} ${loss.what} ${when}${loss.detail ? ` (${loss.detail})` : ''}; its results are lost`, log);
+    const error = loss.what === 'does not exist'
+      ? `node ${loss.node} does not exist (no Node object): no runner can run there`
+      : `node ${loss.node} ${loss.what} ${when}${loss.detail ? ` (${loss.detail})` : ''}; its results are lost`;
+    this.loseNode(run, n, error, log);
   }
 
   /**

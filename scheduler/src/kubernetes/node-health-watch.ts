@@ -79,13 +79,12 @@ export class NodeHealthWatch {
       notified.add(loss.node);
       onLost(loss);
     };
+    const unknown = this.watch?.synced ? nodes.filter((n) => !this.watch!.objects().has(n) && !this.health.get(n)?.lost) : [];
+    for (const node of await this.confirmMissing(unknown)) this.stateOf(node).lost = { node, what: 'does not exist' };
     for (const node of nodes) {
       let set = this.followers.get(node);
       if (!set) this.followers.set(node, (set = new Set()));
       set.add(listener);
-      if (this.watch?.synced && !this.watch.objects().has(node) && !this.health.get(node)?.lost) {
-        this.stateOf(node).lost = { node, what: 'does not exist' };
-      }
       const lost = this.health.get(node)?.lost;
       if (lost) queueMicrotask(() => listener(lost));
       else this.arm(node);
@@ -102,6 +101,22 @@ export class NodeHealthWatch {
         }
       }
     };
+  }
+
+  /** Of nodes the watch has not seen, those the apiserver confirms absent (the watch may lag a registration). */
+  private async confirmMissing(nodes: string[]): Promise<string[]> {
+    if (nodes.length === 0) return [];
+    const core = this.opts.kubeConfig.makeApiClient(CoreV1Api);
+    const missing: string[] = [];
+    for (const node of nodes) {
+      try {
+        const list = await core.listNode({ fieldSelector: `metadata.name=${node}`, limit: 1 });
+        if (list.items.length === 0) missing.push(node);
+      } catch (err) {
+        this.opts.logger?.warn({ node, err: apiErrorMessage(err) }, 'cannot check whether a Node exists');
+      }
+    }
+    return missing;
   }
 
   async stop(): Promise<void> {
