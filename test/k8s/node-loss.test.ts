@@ -244,7 +244,7 @@ async function assertPartial(id: string, dead: string, reason: RegExp): Promise<
 test('a node that dies mid-trace (Ready=Unknown): the trace is partial, names the node, keeps the other node\'s events', { skip }, async () => {
   const scheduler = await startScheduler();
   try {
-    const id = await startTrace('case=notready', 12);
+    const id = await startTrace('case=notready', 15);
     await tracingOn(id, ['steady', 'dies-1']);
     await kubelet.killNode('dies-1');
     await kubelet.setNodeReady('dies-1', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.');
@@ -259,7 +259,7 @@ test('a node that dies mid-trace (Ready=Unknown): the trace is partial, names th
 test('a node deleted mid-trace: the trace is partial, names the node, keeps the other node\'s events', { skip }, async () => {
   const scheduler = await startScheduler();
   try {
-    const id = await startTrace('case=deleted', 12);
+    const id = await startTrace('case=deleted', 15);
     await tracingOn(id, ['steady', 'deleted-2']);
     await kubelet.killNode('deleted-2');
     await core.deleteNode({ name: 'deleted-2' });
@@ -317,7 +317,7 @@ test('every node of the trace dies: the trace fails soon, naming each node, noth
 test('a runner pod the control plane gives up with its node (pod GC) ends that node at once, even with the Node still Ready', { skip }, async () => {
   const scheduler = await startScheduler();
   try {
-    const id = await startTrace('case=collected', 12);
+    const id = await startTrace('case=collected', 15);
     await tracingOn(id, ['steady', 'collected-5']);
     await kubelet.killNode('collected-5');
     // The Node object still says Ready (no watch of Nodes would notice): only the pod tells.
