@@ -186,13 +186,13 @@ test('exec trace on two nodes: one runner pod each, uploads, events attributed, 
   }
 });
 
-test('a node whose runner pod stays Pending fails with the reason; the others go on', { skip: kernelSkip }, async () => {
+test('a node whose runner pod stays Pending fails with the reason, one with no Node object at once; the others go on', { skip: kernelSkip }, async () => {
   const backend = new KubernetesBackend(backendOptions({ startTimeoutSeconds: 4 }));
   try {
     const id = traceId();
     const plans = await backend.resolveTargets({ namespace: 'shop', podName: 'web-a' });
     const fake = { containers: [{ containerId: 'f'.repeat(64), runtime: 'containerd' as const }] };
-    const jobs = jobsFor(id, [...plans, { node: 'node-pull', targets: fake }, { node: 'node-gone', targets: fake }], 3);
+    const jobs = jobsFor(id, [...plans, { node: 'node-pull', targets: fake }, { node: 'node-gone', targets: fake }, { node: 'node-never-registered', targets: fake }], 3);
     const outcomes = await backend.run(jobs, context());
     const byNode = new Map(outcomes.map((o) => [o.node, o]));
     assert.equal(byNode.get('node-a')?.status, 'succeeded');
@@ -200,6 +200,8 @@ test('a node whose runner pod stays Pending fails with the reason; the others go
     assert.match(byNode.get('node-pull')!.error!, /still Pending after 4s on node node-pull: ImagePullBackOff: Back-off pulling image "tracejob-runner:test"/);
     assert.equal(byNode.get('node-gone')?.status, 'failed');
     assert.match(byNode.get('node-gone')!.error!, /still Pending after 4s on node node-gone: no kubelet reported/);
+    assert.equal(byNode.get('node-never-registered')?.status, 'failed');
+    assert.equal(byNode.get('node-never-registered')!.error, 'node node-never-registered does not exist (no Node object): no runner can run there');
     await assertAllGone(id);
   } finally {
     await backend.close();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AuthenticationV1Api, CoreV1Api, loadAllYaml, type KubernetesObject, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
+import { AuthenticationV1Api, CoreV1Api, loadAllYaml, Watch, type KubeConfig, type KubernetesObject, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { apiErrorCode, apiErrorMessage } from '../../scheduler/src/kubernetes/api-error.ts';
 import { buildRunnerPod, DEFAULT_RUNNER_POD_CONFIG } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { controlPlaneSkipReason, repoRoot, serviceAccountToken, whoAmI } from './control-plane.ts';
@@ -30,6 +30,15 @@ async function refusedWith(promise: Promise<unknown>): Promise<number | undefine
   } catch (err) {
     return apiErrorCode(err);
   }
+}
+
+/** Opens a real watch of `path` for a second: undefined when it streams, else the refusal's HTTP code. */
+function watchRefusal(kc: KubeConfig, path: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    new Watch(kc)
+      .watch(path, { timeoutSeconds: 1 }, () => undefined, (err: unknown) => resolve(err ? (apiErrorCode(err) ?? (err as { statusCode?: number }).statusCode ?? -1) : undefined))
+      .catch((err: unknown) => (apiErrorCode(err) !== undefined ? resolve(apiErrorCode(err)) : reject(err as Error)));
+  });
 }
 
 function runnerPod(namespace: string): V1Pod {
@@ -100,8 +109,10 @@ test('the scheduler ServiceAccount reads pods everywhere, creates pods and Secre
   }
   assert.equal(await refusedWith(core.deleteNamespacedPod({ name: 'anything', namespace: 'shop' })), 403);
   assert.equal(await refusedWith(core.listNamespacedSecret({ namespace: 'tracejob' })), 403, 'no reading Secrets outside the runner namespace');
-  // Nodes: list only (their kernel versions decide CAP_SYS_RESOURCE); no reading one, no writes.
+  // Nodes: list and watch (kernel versions decide CAP_SYS_RESOURCE; a dead node ends its runners); no reading one, no writes.
   assert.ok(Array.isArray((await core.listNode()).items), 'the scheduler lists nodes');
+  assert.equal(await watchRefusal(cluster.scheduler, '/api/v1/nodes'), undefined, 'the scheduler watches nodes');
+  assert.equal(await watchRefusal(cluster.scheduler, '/api/v1/namespaces/tracejob/secrets'), 403, 'a refused watch is seen as refused');
   assert.equal(await refusedWith(core.readNode({ name: 'anything' })), 403, 'no getting a node');
   assert.equal(await refusedWith(core.deleteNode({ name: 'anything' })), 403, 'no deleting a node');
 });

@@ -12,6 +12,11 @@
  *   the pod's status follows the process (Running → Succeeded/Failed with the exit code).
  * - deletion: SIGTERM, then SIGKILL after the pod's grace period; then the pod is removed.
  * - activeDeadlineSeconds is enforced (SIGTERM, phase Failed, reason DeadlineExceeded).
+ * - node failures, on a test's command: `killNode` (the node dies: its kubelet stops and its
+ *   pods' processes are killed, nothing more is posted) and `setNodeReady` (the Ready condition
+ *   as the kubelet posts it, or as the node lifecycle controller sets it to Unknown when the
+ *   heartbeats stop: that controller does not run in the test control plane, this plays it);
+ *   `markPodCollected` plays the pod garbage collector on a pod whose node is gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -139,6 +144,8 @@ export class TestKubelet {
   private readonly pods = new Map<string, LocalPod>();
   private watch?: PodWatch;
   private readonly queues = new Map<string, Promise<void>>();
+  /** Nodes killed by killNode: nothing of theirs is handled or posted any more. */
+  private readonly dead = new Set<string>();
   private stopped = false;
   /** Runner pods started, by pod name (for assertions: how many times a runner ran). */
   readonly runnerStarts = new Map<string, number>();
@@ -161,7 +168,7 @@ export class TestKubelet {
         const nodeName = pod.spec?.nodeName;
         if (!nodeName) return;
         const node = this.nodes.get(nodeName);
-        if (!node || node.unserved) return;
+        if (!node || node.unserved || this.dead.has(nodeName)) return;
         this.enqueue(podKey(pod), () => this.sync(type, pod, node));
       },
     });
@@ -174,6 +181,54 @@ export class TestKubelet {
     await Promise.all([...this.queues.values()]);
     for (const p of [...this.pods.values()]) await this.teardown(p, 'SIGKILL', 0);
     removeEmptyTree(join(cgroupV2Root(), this.opts.cgroupParent), false);
+  }
+
+  /**
+   * The node dies (power lost): its kubelet stops handling pods and posting status, and every
+   * process of its pods is killed — a runner on it uploads nothing. The Node object stays as it
+   * was (Ready) until setNodeReady or a delete says otherwise, as on a real cluster.
+   */
+  async killNode(name: string): Promise<void> {
+    this.dead.add(name);
+    const onNode = [...this.pods.values()].filter((p) => p.node === name);
+    for (const p of onNode) p.terminating = true; // their exits post nothing
+    await Promise.all(onNode.map((p) => this.teardown(p, 'SIGKILL', 0)));
+    this.log(`node ${name} killed (${onNode.length} pods' processes)`);
+  }
+
+  /**
+   * Sets the Node's Ready condition: `False` as a live kubelet posts it (runtime or network down),
+   * `Unknown` as the node lifecycle controller sets it once the kubelet's heartbeats stop, `True`
+   * as a kubelet that is well again.
+   */
+  async setNodeReady(name: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await this.core.readNode({ name });
+      const now = new Date();
+      const others = (current.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+      current.status = { ...current.status, conditions: [...others, { type: 'Ready', status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now }] };
+      try {
+        await this.core.replaceNodeStatus({ name, body: current });
+        this.log(`node ${name} Ready=${status} (${reason})`);
+        return;
+      } catch (err) {
+        if (apiErrorCode(err) !== 409 || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  /**
+   * Plays the pod garbage collector on a pod whose node is gone: phase Failed with the
+   * DisruptionTarget condition `DeletionByPodGC`, as kube-controller-manager posts it before it
+   * deletes such a pod (that controller does not run in the test control plane).
+   */
+  async markPodCollected(namespace: string, name: string): Promise<void> {
+    const pod = await this.core.readNamespacedPod({ name, namespace });
+    await this.updateStatus(pod, (s) => {
+      s.phase = 'Failed';
+      const now = new Date();
+      s.conditions = [...(s.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists', lastTransitionTime: now }];
+    });
   }
 
   /** The container id the test kubelet gave `namespace/pod`'s `container`. */
@@ -232,7 +287,7 @@ export class TestKubelet {
   }
 
   private async sync(type: string, pod: V1Pod, node: TestNode): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.dead.has(node.name)) return;
     const key = podKey(pod);
     const local = this.pods.get(key);
     if (type === 'DELETED') {
@@ -433,7 +488,7 @@ export class TestKubelet {
   }
 
   private async recordExit(pod: V1Pod, info: RunnerExit): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.dead.has(pod.spec?.nodeName ?? '')) return;
     await this.updateStatus(pod, (s) => {
       s.phase = info.exitCode === 0 && !info.deadlineExceeded ? 'Succeeded' : 'Failed';
       if (info.deadlineExceeded) {

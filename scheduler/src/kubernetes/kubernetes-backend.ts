@@ -8,6 +8,11 @@
  * timeout fails its node with the reason (unschedulable, image pull error, no kubelet) while the
  * other nodes go on. Cancel deletes the pods (the runner gets SIGTERM and uploads what it saw).
  * Ended pods are deleted as soon as they end, the Secret once every node has ended.
+ * A node that dies mid-trace (its Node NotReady past the grace period, or deleted — one shared
+ * NodeHealthWatch per backend — or the pod given up by the control plane with its node) ends that
+ * node's part as failed with a reason naming the node: its pod is deleted with grace 0 (no kubelet
+ * is left to confirm a graceful delete) and its spec and upload token leave the Secret; the other
+ * nodes go on, so the trace ends `partial` if one of them succeeded, `failed` if none did.
  * close() stops watching but leaves the pods running, for the next scheduler to adopt.
  */
 import { CoreV1Api, type KubeConfig, type V1Pod } from './kubernetes-client.ts';
@@ -16,10 +21,11 @@ import type { Logger } from 'pino';
 import { isKubernetesTarget, RUNNER_EXIT, runnerBudgetSeconds, type NodeJobSpec, type TraceTarget } from '../../../contracts/index.ts';
 import type { NodeOutcome, NodePlan, RunContext, RunnerBackend } from '../backend.ts';
 import { apiErrorCode, apiErrorMessage } from './api-error.ts';
+import { NodeHealthWatch, type NodeLoss } from './node-health-watch.ts';
 import { PodWatch, type PodEventType, type PodWatchStats } from './pod-watch.ts';
 import { InvalidTargetError, resolveKubernetesTargets } from './resolve-targets.ts';
 import { runnerPodState } from './runner-pod-state.ts';
-import { buildRunnerPod, buildRunnerSecrets, NODE_ANNOTATION, runnerSelector, type RunnerPodConfig } from './runner-pod.ts';
+import { buildRunnerPod, buildRunnerSecrets, NODE_ANNOTATION, runnerSelector, specKey, type RunnerPodConfig } from './runner-pod.ts';
 import { RunnerSlots, type RunnerSlotLimits } from './runner-slots.ts';
 
 export interface KubernetesBackendOptions {
@@ -32,6 +38,12 @@ export interface KubernetesBackendOptions {
   watchTimeoutSeconds?: number;
   /** Pod create requests in flight at once (large fan-outs do not flood the apiserver). Default 32. */
   maxConcurrentCreates?: number;
+  /**
+   * Seconds a node hosting a runner may stay NotReady before its part of the trace is given up
+   * (a node Ready again before that goes on). Default 0: the Ready condition turns Unknown only
+   * after the controller's node-monitor-grace-period without a heartbeat, which is wait enough.
+   */
+  nodeLostGraceSeconds?: number;
   logger?: Logger;
 }
 
@@ -86,6 +98,10 @@ interface TraceRun {
   nodes: Map<string, NodeRun>;
   byPod: Map<string, NodeRun>;
   secretNames: string[];
+  /** The Secret holding each node's spec. */
+  secretOf: Map<string, string>;
+  /** Deletions started for lost nodes, awaited before the run returns. */
+  cleanups: Promise<void>[];
   ctx: RunContext;
   cancelled: boolean;
   watch?: PodWatch;
@@ -104,6 +120,8 @@ export class KubernetesBackend implements RunnerBackend {
   private readonly runs = new Map<string, TraceRun>();
   /** Kernel version by node (status.nodeInfo), for the runner's capabilities; a reboot is rare. */
   private readonly nodeKernels = new Map<string, string>();
+  /** The Nodes hosting runner pods, watched once for every trace of this scheduler. */
+  private readonly nodeHealth: NodeHealthWatch;
   private closed = false;
 
   constructor(private readonly opts: KubernetesBackendOptions) {
@@ -111,6 +129,7 @@ export class KubernetesBackend implements RunnerBackend {
     this.slots = new RunnerSlots(opts.limits);
     const inFlight = opts.maxConcurrentCreates ?? 32;
     this.createGate = new RunnerSlots({ perNode: inFlight, total: inFlight });
+    this.nodeHealth = new NodeHealthWatch({ kubeConfig: opts.kubeConfig, graceSeconds: opts.nodeLostGraceSeconds ?? 0, logger: opts.logger?.child({ component: 'node-health' }) });
   }
 
   /** Runner pods this scheduler counts against its limits right now. */
@@ -156,7 +175,7 @@ export class KubernetesBackend implements RunnerBackend {
       finish = resolve;
       fail = reject;
     });
-    const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), secretNames: secrets.map((s) => s.metadata!.name!), ctx, cancelled: false, finish, fail, stop: new AbortController() };
+    const run: TraceRun = { traceId, nodes: new Map(), byPod: new Map(), secretNames: secrets.map((s) => s.metadata!.name!), secretOf, cleanups: [], ctx, cancelled: false, finish, fail, stop: new AbortController() };
     await this.learnNodeKernels(jobs.map((j) => j.node), log);
     for (const job of jobs) {
       const pod = buildRunnerPod(job, this.opts.pod, secretOf.get(job.node), this.nodeKernels.get(job.node));
@@ -167,6 +186,7 @@ export class KubernetesBackend implements RunnerBackend {
     this.runs.set(traceId, run);
 
     const onAbort = () => this.cancel(run, log);
+    let unfollowNodes: (() => void) | undefined;
     try {
       run.watch = new PodWatch({
         kubeConfig: this.opts.kubeConfig,
@@ -177,6 +197,7 @@ export class KubernetesBackend implements RunnerBackend {
         onRecoverableError: (err) => log?.warn({ err: apiErrorMessage(err) }, 'runner pod watch interrupted; resuming'),
       });
       await run.watch.start();
+      unfollowNodes = await this.nodeHealth.follow([...run.nodes.keys()], (loss) => this.onNodeLost(run, loss, log));
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
       for (const nodeRun of run.nodes.values()) {
@@ -200,8 +221,10 @@ export class KubernetesBackend implements RunnerBackend {
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
+      unfollowNodes?.();
       run.stop.abort();
       await run.watch?.stop();
+      await Promise.all(run.cleanups);
       this.runs.delete(traceId);
       for (const n of run.nodes.values()) {
         if (n.startTimer) clearTimeout(n.startTimer);
@@ -267,8 +290,12 @@ export class KubernetesBackend implements RunnerBackend {
         if (apiErrorCode(readErr) !== 404) log?.warn({ err: apiErrorMessage(readErr) }, 'cannot read adopted runner pod');
       }
     }
-    if (n.outcome) return;
     n.created = true;
+    if (n.outcome) {
+      // Given up (its node lost) while the create was in flight: the pod must not stay behind.
+      await this.deletePod(n, log, 0);
+      return;
+    }
     if (run.cancelled) {
       this.cancelNode(run, n, log);
       return;
@@ -297,6 +324,10 @@ export class KubernetesBackend implements RunnerBackend {
     if (!n || pod.metadata?.annotations?.[NODE_ANNOTATION] !== n.job.node || n.outcome) return;
     const node = n.job.node;
     const state = runnerPodState(pod);
+    if (state.kind === 'lost') {
+      this.loseNode(run, n, `runner pod ${n.podName} was given up with its node ${node} (${state.reason}); its results are lost`, log);
+      return;
+    }
     if (state.kind === 'running' || state.kind === 'succeeded' || state.kind === 'failed') {
       if (!n.started) {
         n.started = true;
@@ -325,6 +356,60 @@ export class KubernetesBackend implements RunnerBackend {
         this.settle(run, n, { node, status: 'failed', error: `runner pod ${n.podName} cannot start on node ${node}: ${state.reason}` });
         void this.deletePod(n, log, 0);
       }
+    }
+  }
+
+  private onNodeLost(run: TraceRun, loss: NodeLoss, log: Logger | undefined): void {
+    const n = run.nodes.get(loss.node);
+    if (!n || n.outcome) return;
+    const when = n.started ? 'during the trace' : 'before its runner started';
+    const error = loss.what === 'does not exist'
+      ? `node ${loss.node} does not exist (no Node object): no runner can run there`
+      : `node ${loss.node} ${loss.what} ${when}${loss.detail ? ` (${loss.detail})` : ''}; its results are lost`;
+    this.loseNode(run, n, error, log);
+  }
+
+  /**
+   * Ends a node whose runner is gone with its node: failed with `error`, the pod deleted with grace
+   * 0 (a graceful delete waits for a kubelet that is not there), its spec out of the Secret.
+   * A cancelled trace keeps `cancelled` (the node's loss is in the error).
+   */
+  private loseNode(run: TraceRun, n: NodeRun, error: string, log: Logger | undefined): void {
+    if (n.outcome) return;
+    log?.warn({ node: n.job.node, pod: n.podName, reason: error }, 'runner lost with its node');
+    this.settle(run, n, { node: n.job.node, status: run.cancelled ? 'cancelled' : 'failed', error });
+    if (n.created) run.cleanups.push(this.deletePod(n, log, 0));
+    run.cleanups.push(this.dropEndedSpecs(run, n.job.node, log));
+  }
+
+  /**
+   * Takes the specs (upload tokens) of ended nodes out of the Secret holding `node`'s, or deletes
+   * that Secret when no node still running needs it. Runner pods mount only their own key.
+   */
+  private async dropEndedSpecs(run: TraceRun, node: string, log: Logger | undefined): Promise<void> {
+    const name = run.secretOf.get(node);
+    if (!name) return;
+    const ns = this.opts.pod.namespace;
+    const ended = new Set([...run.nodes.values()].filter((m) => m.outcome).map((m) => specKey(m.job.node)));
+    try {
+      for (let attempt = 0; ; attempt += 1) {
+        const secret = await withRetries(() => this.core.readNamespacedSecret({ name, namespace: ns }));
+        const keys = Object.keys(secret.data ?? {});
+        if (keys.every((k) => ended.has(k))) {
+          await withRetries(() => this.core.deleteNamespacedSecret({ name, namespace: ns }));
+          return;
+        }
+        if (!keys.some((k) => ended.has(k))) return;
+        for (const k of ended) delete secret.data![k];
+        try {
+          await withRetries(() => this.core.replaceNamespacedSecret({ name, namespace: ns, body: secret }));
+          return;
+        } catch (err) {
+          if (apiErrorCode(err) !== 409 || attempt >= 5) throw err;
+        }
+      }
+    } catch (err) {
+      if (apiErrorCode(err) !== 404) log?.warn({ secret: name, err: apiErrorMessage(err) }, 'cannot take a lost node\'s spec out of the runner Secret; it goes with the Secret when the trace ends');
     }
   }
 
@@ -434,5 +519,6 @@ export class KubernetesBackend implements RunnerBackend {
     this.closed = true;
     for (const run of this.runs.values()) run.fail(new Error('kubernetes backend closed while the trace was running'));
     while (this.runs.size > 0) await sleep(10);
+    await this.nodeHealth.stop();
   }
 }

@@ -8,6 +8,8 @@ test('defaults with only the runner image set', () => {
   assert.equal(c.pod.namespace, 'tracejob-runners');
   assert.equal(c.pod.privileged, false);
   assert.deepEqual(c.limits, { perNode: 2, total: 500 });
+  assert.equal(c.nodeLostGraceSeconds, 0, 'a NotReady node is given up at once (the controller has already waited)');
+  assert.equal(loadKubernetesBackendConfig({ RUNNER_IMAGE: 'x', RUNNER_NODE_LOST_GRACE_SECONDS: '45' }).nodeLostGraceSeconds, 45);
 });
 
 test('bad values are errors naming the variable', () => {
@@ -18,4 +20,5 @@ test('bad values are errors naming the variable', () => {
   assert.throws(() => loadKubernetesBackendConfig({ RUNNER_IMAGE: 'x', RUNNER_PRIVILEGED: 'yes' }), /RUNNER_PRIVILEGED/);
   assert.throws(() => loadKubernetesBackendConfig({ RUNNER_IMAGE: 'x', RUNNER_NAMESPACE: 'Bad_NS' }), /RUNNER_NAMESPACE/);
   assert.throws(() => loadKubernetesBackendConfig({ RUNNER_IMAGE: 'x', RUNNER_COMMAND: '"runner"' }), /RUNNER_COMMAND/);
+  assert.throws(() => loadKubernetesBackendConfig({ RUNNER_IMAGE: 'x', RUNNER_NODE_LOST_GRACE_SECONDS: '-1' }), /RUNNER_NODE_LOST_GRACE_SECONDS/);
 });

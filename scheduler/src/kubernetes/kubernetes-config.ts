@@ -14,6 +14,7 @@
  *   RUNNER_DEADLINE_GRACE_SECONDS     seconds past the duration before the pod is killed (default 60)
  *   RUNNER_TERMINATION_GRACE_SECONDS  seconds to upload after SIGTERM (default 30)
  *   RUNNER_START_TIMEOUT_SECONDS      a node whose pod has not started by then fails (default 120)
+ *   RUNNER_NODE_LOST_GRACE_SECONDS    a node NotReady this long mid-trace is given up (default 0: at once)
  *   RUNNER_CPU_REQUEST / RUNNER_CPU_LIMIT / RUNNER_MEMORY_REQUEST / RUNNER_MEMORY_LIMIT
  *   RUNNER_OUTPUT_SIZE_LIMIT          emptyDir size cap for the runner's output (default 1Gi)
  *   RUNNER_MAX_PODS_PER_NODE          concurrent runner pods on one node (default 2)
@@ -126,6 +127,7 @@ export function loadKubernetesBackendConfig(env: Env = process.env): KubernetesB
   return {
     pod,
     startTimeoutSeconds: int(env, 'RUNNER_START_TIMEOUT_SECONDS', 120, 1, 3600),
+    nodeLostGraceSeconds: int(env, 'RUNNER_NODE_LOST_GRACE_SECONDS', 0, 0, 3600),
     limits: { perNode: int(env, 'RUNNER_MAX_PODS_PER_NODE', 2, 1, 100), total: int(env, 'RUNNER_MAX_PODS_TOTAL', 500, 1, 100_000) },
   };
 }

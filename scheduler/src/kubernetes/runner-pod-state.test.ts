@@ -30,3 +30,20 @@ test('running, succeeded, failed with exit code and message, deadline exceeded',
   // Terminated container before the phase catches up.
   assert.deepEqual(runnerPodState(pod({ phase: 'Running', containerStatuses: [{ name: 'runner', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] })), { kind: 'succeeded', exitCode: 0 });
 });
+
+test('lost with its node: phase Unknown, failed by pod GC or the taint manager, the legacy NodeLost reason', () => {
+  assert.deepEqual(runnerPodState(pod({ phase: 'Unknown' })), { kind: 'lost', reason: 'pod phase Unknown' });
+  const gc = pod({
+    phase: 'Failed',
+    conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists' }],
+    containerStatuses: [{ name: 'runner', image: '', imageID: '', ready: false, restartCount: 0, state: { running: {} } }],
+  });
+  assert.deepEqual(runnerPodState(gc), { kind: 'lost', reason: 'DeletionByPodGC: PodGC: node no longer exists' });
+  const legacy = pod({ phase: 'Failed', reason: 'NodeLost', message: 'Node worker-3 which was running pod p is unresponsive' });
+  assert.deepEqual(runnerPodState(legacy), { kind: 'lost', reason: 'NodeLost: Node worker-3 which was running pod p is unresponsive' });
+  // A runner that ended on its own is not lost, nor is a pod disrupted for another reason (preemption).
+  const done = pod({ phase: 'Succeeded', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC' }], containerStatuses: [{ name: 'runner', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] });
+  assert.deepEqual(runnerPodState(done), { kind: 'succeeded', exitCode: 0 });
+  const preempted = pod({ phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] });
+  assert.equal(runnerPodState(preempted).kind, 'failed');
+});

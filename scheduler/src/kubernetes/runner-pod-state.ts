@@ -1,6 +1,7 @@
 /**
  * What a runner pod's status says about its node, as a pure function of the pod: still pending
- * (and why), running, or ended (with the exit code and, on failure, a reason a user can act on).
+ * (and why), running, ended (with the exit code and, on failure, a reason a user can act on), or
+ * lost with its node (phase Unknown; failed by the control plane because the node is gone).
  */
 import type { V1ContainerStatus, V1Pod } from './kubernetes-client.ts';
 
@@ -8,7 +9,24 @@ export type RunnerPodState =
   | { kind: 'pending'; reason?: string; /** A reason that will not fix itself (bad image name, bad config). */ permanent?: boolean }
   | { kind: 'running' }
   | { kind: 'succeeded'; exitCode: number }
-  | { kind: 'failed'; exitCode?: number; reason: string };
+  | { kind: 'failed'; exitCode?: number; reason: string }
+  | { kind: 'lost'; reason: string };
+
+/**
+ * DisruptionTarget reasons (and the legacy pod reason) the control plane gives a pod whose node is
+ * gone: its runner can no longer report, and what it saw is lost with the node.
+ */
+const NODE_LOST_REASONS = new Set(['NodeLost', 'DeletionByPodGC', 'DeletionByTaintManager']);
+
+/** Why the control plane gave up a pod with its node, or undefined when it did not. */
+function nodeLostReason(pod: V1Pod): string | undefined {
+  const phase = pod.status?.phase;
+  if (phase === 'Unknown') return ['pod phase Unknown', pod.status?.reason, pod.status?.message].filter(Boolean).join(': ');
+  const disruption = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True' && NODE_LOST_REASONS.has(c.reason ?? ''));
+  if (disruption) return [disruption.reason, disruption.message].filter(Boolean).join(': ');
+  if (phase === 'Failed' && NODE_LOST_REASONS.has(pod.status?.reason ?? '')) return [pod.status?.reason, pod.status?.message].filter(Boolean).join(': ');
+  return undefined;
+}
 
 /** Waiting reasons that retrying will not fix: the node fails at once instead of at the start timeout. */
 const PERMANENT_WAITING_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError']);
@@ -49,6 +67,8 @@ export function pendingReason(pod: V1Pod): { reason?: string; permanent: boolean
 export function runnerPodState(pod: V1Pod): RunnerPodState {
   const phase = pod.status?.phase;
   const status = runnerStatus(pod);
+  const lost = phase === 'Succeeded' ? undefined : nodeLostReason(pod);
+  if (lost) return { kind: 'lost', reason: lost };
   if (phase === 'Succeeded') {
     return { kind: 'succeeded', exitCode: status?.state?.terminated?.exitCode ?? 0 };
   }
