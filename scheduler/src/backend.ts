@@ -12,6 +12,11 @@ export interface NodeOutcome {
   exitCode?: number;
   /** Why the node failed, in words a user can act on (e.g. "pod unschedulable: 0/3 nodes ..."). */
   error?: string;
+  /**
+   * The node itself was lost (NotReady, deleted, its pod given up): its runner could not say how it
+   * ended, so a result it uploaded before still counts.
+   */
+  lost?: boolean;
 }
 
 export interface RunContext {

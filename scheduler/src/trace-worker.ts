@@ -62,6 +62,9 @@ export function nodeFinalState(prior: NodeState | undefined, outcome: NodeOutcom
   delete state.error;
   if (outcome.status === 'cancelled') {
     state.status = 'cancelled';
+  } else if (outcome.status === 'failed' && outcome.lost && result && !result.error && result.stopReason !== 'error') {
+    // The node was lost after its runner had uploaded: its events are all there.
+    state.status = 'succeeded';
   } else if (outcome.status === 'failed') {
     state.error = outcome.error ?? result?.error ?? 'the runner failed';
   } else if (!result) {

@@ -377,7 +377,7 @@ export class KubernetesBackend implements RunnerBackend {
   private loseNode(run: TraceRun, n: NodeRun, error: string, log: Logger | undefined): void {
     if (n.outcome) return;
     log?.warn({ node: n.job.node, pod: n.podName, reason: error }, 'runner lost with its node');
-    this.settle(run, n, { node: n.job.node, status: run.cancelled ? 'cancelled' : 'failed', error });
+    this.settle(run, n, run.cancelled ? { node: n.job.node, status: 'cancelled' } : { node: n.job.node, status: 'failed', error, lost: true });
     if (n.created) run.cleanups.push(this.deletePod(n, log, 0));
     run.cleanups.push(this.dropEndedSpecs(run, n.job.node, log));
   }
