@@ -14,11 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import type { NodeJobSpec } from '../../contracts/index.ts';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { startAppFixture } from '../support/app-fixture.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { TraceStore } from '../../state/src/trace-store.ts';
-import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { startTestRedis } from '../support/redis.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api, KubeConfig, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
@@ -27,6 +24,7 @@ import { buildRunnerPod, DEFAULT_RUNNER_POD_CONFIG, runnerSelector, type RunnerP
 import { startTestCluster } from '../k8s/cluster-fixture.ts';
 import { controlPlaneSkipReason, serviceAccountToken } from '../k8s/control-plane.ts';
 import { waitFor } from '../k8s/workload-pods.ts';
+import { startTestTraceWorker } from '../support/trace-worker.ts';
 
 /** A KubeConfig that counts the requests made with it (every API call and watch authenticates once). */
 class CountingKubeConfig extends KubeConfig {
@@ -67,20 +65,7 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const addr = app.server.address();
 const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 const backend = new KubernetesBackend({ kubeConfig: schedulerKc, pod: podConfig, startTimeoutSeconds: 3600, limits: { perNode: 2, total: 10_000 } });
-const worker = new TraceWorker({
-  connection: redis.client({ maxRetriesPerRequest: null }),
-  subscriber: redis.client({ maxRetriesPerRequest: null }),
-  traces: new TraceStore(redis.client({ maxRetriesPerRequest: null }), config.retentionSeconds),
-  backend,
-  uploadBaseUrl: () => url,
-  uploadTokenSecret: config.uploadTokenSecret,
-  maxResultBytes: config.maxResultBytes,
-  runnerGraceSeconds: config.runnerGraceSeconds,
-  concurrency: 1,
-  lockSeconds: 30,
-  logger: pino({ level: 'silent' }),
-});
-await worker.start();
+const worker = await startTestTraceWorker({ redisUrl: redis.url, config, backend, uploadUrl: url, concurrency: 1 });
 
 async function setUpTargets(n: number, namespace: string): Promise<void> {
   await admin.createNamespace({ body: { metadata: { name: namespace } } });

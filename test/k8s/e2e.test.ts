@@ -12,22 +12,19 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import type { TraceEvent } from '../../contracts/index.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { DEFAULT_RUNNER_POD_CONFIG, runnerSelector } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { TraceStore } from '../../state/src/trace-store.ts';
-import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
 import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
 import { controlPlaneSkipReason, repoRoot, serviceAccountToken } from './control-plane.ts';
 import { TestKubelet } from './test-kubelet.ts';
 import { createWorkloadPods, waitFor } from './workload-pods.ts';
+import { startTestTraceWorker, type TestTraceWorker } from '../support/trace-worker.ts';
 
 const skip = controlPlaneSkipReason() ?? kernelTestSkipReason();
 
@@ -36,10 +33,9 @@ let kubelet: TestKubelet;
 let parent: TestCgroup;
 let redis: TestRedis;
 let api: AppFixture;
-let worker: TraceWorker;
+let worker: TestTraceWorker;
 let backend: KubernetesBackend;
 let url: string;
-const connections: Redis[] = [];
 
 before(async () => {
   if (skip) return;
@@ -68,11 +64,6 @@ before(async () => {
   const apiKubeConfig = cluster.cp.kubeConfigWithToken(await serviceAccountToken(cluster.admin, 'tracejob', 'tracejob-api'));
   api = await startAppFixture({ BACKEND: 'kubernetes', NODE_NAME: 'api' }, { redis, checkTarget: kubernetesTargetCheck(apiKubeConfig) });
   const { app, config } = api;
-  const conn = () => {
-    const c = new Redis(redis.url, { maxRetriesPerRequest: null });
-    connections.push(c);
-    return c;
-  };
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -83,20 +74,7 @@ before(async () => {
     startTimeoutSeconds: 5,
     limits: { perNode: 2, total: 50 },
   });
-  worker = new TraceWorker({
-    connection: conn(),
-    subscriber: conn(),
-    traces: new TraceStore(conn(), config.retentionSeconds),
-    backend,
-    uploadBaseUrl: () => url,
-    uploadTokenSecret: config.uploadTokenSecret,
-    maxResultBytes: config.maxResultBytes,
-    runnerGraceSeconds: config.runnerGraceSeconds,
-    concurrency: 2,
-    lockSeconds: 30,
-    logger: pino({ level: 'silent' }),
-  });
-  await worker.start();
+  worker = await startTestTraceWorker({ redisUrl: redis.url, config, backend, uploadUrl: url });
 });
 
 after(async () => {
@@ -104,7 +82,6 @@ after(async () => {
   await worker?.close();
   await backend?.close();
   await api?.close();
-  for (const c of connections) c.disconnect();
   await redis?.close();
   await kubelet?.stop();
   await parent?.destroy();

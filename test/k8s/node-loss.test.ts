@@ -15,15 +15,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { TraceEvent } from '../../contracts/index.ts';
 import { KubernetesBackend } from '../../scheduler/src/kubernetes/kubernetes-backend.ts';
 import { CoreV1Api } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
 import { DEFAULT_RUNNER_POD_CONFIG, runnerPodName, runnerSecretName, runnerSelector, specKey } from '../../scheduler/src/kubernetes/runner-pod.ts';
 import { kubernetesTargetCheck } from '../../scheduler/src/kubernetes/target-check.ts';
-import { TraceWorker } from '../../scheduler/src/trace-worker.ts';
-import { TraceStore } from '../../state/src/trace-store.ts';
 import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
@@ -31,6 +28,7 @@ import { startTestCluster, type TestCluster } from './cluster-fixture.ts';
 import { controlPlaneSkipReason, repoRoot, serviceAccountToken } from './control-plane.ts';
 import { TestKubelet } from './test-kubelet.ts';
 import { createWorkloadPods, waitFor } from './workload-pods.ts';
+import { startTestTraceWorker } from '../support/trace-worker.ts';
 
 const skip = controlPlaneSkipReason() ?? kernelTestSkipReason();
 const RUNNERS = 'tracejob-runners';
@@ -124,34 +122,13 @@ async function startScheduler(nodeLostGraceSeconds?: number): Promise<Scheduler>
     logger: logger.child({ component: 'kubernetes-backend' }),
     ...(nodeLostGraceSeconds === undefined ? {} : { nodeLostGraceSeconds }),
   });
-  const connections: Redis[] = [];
-  const conn = () => {
-    const c = new Redis(redis.url, { maxRetriesPerRequest: null });
-    connections.push(c);
-    return c;
-  };
-  const { config } = api;
-  const worker = new TraceWorker({
-    connection: conn(),
-    subscriber: conn(),
-    traces: new TraceStore(conn(), config.retentionSeconds),
-    backend,
-    uploadBaseUrl: () => url,
-    uploadTokenSecret: config.uploadTokenSecret,
-    maxResultBytes: config.maxResultBytes,
-    runnerGraceSeconds: config.runnerGraceSeconds,
-    concurrency: 2,
-    lockSeconds: 30,
-    logger: logger.child({ component: 'scheduler' }),
-  });
-  await worker.start();
+  const worker = await startTestTraceWorker({ redisUrl: redis.url, config: api.config, backend, uploadUrl: url, logger: logger.child({ component: 'scheduler' }) });
   return {
     backend,
     logs,
     close: async () => {
       await worker.close();
       await backend.close();
-      for (const c of connections) c.disconnect();
     },
   };
 }
