@@ -100,3 +100,21 @@ test('uploads over MAX_RESULT_BYTES are 413, declared or streamed; malformed arc
   assert.ok(audit.some((e) => e.status === 413 && e.who === 'runner:node-e' && e.decision === 'deny'));
   assert.ok(audit.some((e) => e.status === 409 && typeof e.reason === 'string'));
 });
+
+test('a node the scheduler gave up when the trace ended cannot upload late: 409 naming the node and why', async () => {
+  const res = await fx.app.inject({ method: 'POST', url: '/v1/traces', payload: { gadget: 'exec', durationSeconds: 5, target: { namespace: 'shop' } }, headers: { authorization: `Bearer ${OPS}` } });
+  assert.equal(res.statusCode, 202, res.body);
+  const id = (res.json() as { id: string }).id;
+  const secret = fx.config.uploadTokenSecret;
+  assert.equal((await put('node-ok', await resultUpload(id, 'node-ok', 2), issueUploadToken(secret, id, 'node-ok', soon()), {}, id)).statusCode, 201);
+  await fx.traces.setNodeState(id, { node: 'node-ok', status: 'succeeded', events: 2, lostEvents: 0 });
+  const lost = 'node node-lost became NotReady during the trace (Ready=Unknown); its results are lost';
+  await fx.traces.setNodeState(id, { node: 'node-lost', status: 'failed', events: 0, lostEvents: 0, error: lost });
+  await fx.traces.finish(id, 'partial', lost);
+  const late = await put('node-lost', await resultUpload(id, 'node-lost', 5), issueUploadToken(secret, id, 'node-lost', soon()), {}, id);
+  const err = errorOf(late, 409);
+  assert.match(err.message, /node node-lost was given up when trace .* ended \(node node-lost became NotReady/);
+  const view = (await fx.app.inject({ url: `/v1/traces/${id}`, headers: { authorization: `Bearer ${OPS}` } })).json() as { status: string; counts: { events: number } };
+  assert.equal(view.status, 'partial');
+  assert.equal(view.counts.events, 2, 'the late events are not added');
+});

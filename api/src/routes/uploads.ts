@@ -3,7 +3,8 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { requireRunnerToken } from '../auth/runner-token.ts';
-import { NotFoundError, PayloadTooLargeError } from '../errors.ts';
+import { isTerminal } from '../../../contracts/index.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { NodeResultParamsSchema, UploadAcceptedSchema, errorResponses } from '../schemas/index.ts';
 import { columnsFor } from '../store/columnar-events.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -25,7 +26,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void 
           summary: "A runner uploads its node's result: tar.gz with events.ndjson and summary.json (Bearer upload token)",
           tags: ['runner'],
           params: NodeResultParamsSchema,
-          response: { 201: UploadAcceptedSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
+          response: { 201: UploadAcceptedSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
         },
       },
       async (req, reply) => {
@@ -33,6 +34,12 @@ export function registerUploadRoutes(app: FastifyInstance, deps: AppDeps): void 
         requireRunnerToken(req.headers.authorization, config.uploadTokenSecret, id, node);
         const rec = await traces.get(id);
         if (!rec) throw new NotFoundError(`no trace ${id}`);
+        // A node the scheduler gave up (lost, timed out) when the trace ended does not come back
+        // with a late result: the trace's status and counts were reported without it.
+        const given = rec.nodes.find((n) => n.node === node);
+        if (isTerminal(rec.status) && given?.status === 'failed' && !given.uploaded) {
+          throw new ConflictError(`node ${node} was given up when trace ${id} ended (${given.error ?? 'failed'}); its result comes too late to count`, 'node');
+        }
         const declared = Number(req.headers['content-length']);
         if (Number.isFinite(declared) && declared > config.maxResultBytes) {
           throw new PayloadTooLargeError(`the upload is larger than ${config.maxResultBytes} bytes (MAX_RESULT_BYTES)`);
