@@ -5,3 +5,4 @@ export * from './trace-status.ts';
 export * from './trace-spec.ts';
 export * from './profile.ts';
 export * from './duration.ts';
+export * from './gadget-tables.ts';

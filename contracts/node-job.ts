@@ -1,4 +1,5 @@
 import type { GadgetName } from './gadgets.ts';
+import type { BlockioSummary, TcpdropSummary } from './gadget-tables.ts';
 import type { ProfileSummary } from './profile.ts';
 
 /** A container to trace on one node, as the scheduler resolved it. */
@@ -143,6 +144,10 @@ export interface NodeSummary {
   versions?: Record<string, string>;
   /** The `profile` gadget's CPU samples: top functions overall and per container. */
   profile?: ProfileSummary;
+  /** The `blockio` gadget's tables: latency histogram per disk and operation, top processes. */
+  blockio?: BlockioSummary;
+  /** The `tcpdrop` gadget's tables: drops per reason, top (reason, flow, owner) rows. */
+  tcpdrop?: TcpdropSummary;
   /** Startup traces: which container start was traced. */
   startup?: StartupObservation;
 }

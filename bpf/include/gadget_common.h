@@ -17,7 +17,8 @@
  *     runner sizes it at load from the node's CPU count, setMapMaxEntries);
  *   - map `drops` (PERCPU_ARRAY, 1 entry, __u64): failed ring-buffer reserves;
  *   - struct gadget_event_header (48 bytes), the first member of every record;
- *   - gadget_cgroup_allowed(), gadget_reserve(), gadget_fill_header(),
+ *   - gadget_cgroup_allowed() (the current task), gadget_cgroup_ptr_allowed()
+ *     (a socket's cgroup: gadget_sock_cgroup()), gadget_reserve(), gadget_fill_header(),
  *     gadget_submit() / gadget_output() (submit with the wake-up policy below);
  *   - read-only global `gadget_filter_ancestor_levels` (__u32, default 0): bit N
  *     set also admits a task whose cgroup ancestor at level N (the v2 root is
@@ -128,14 +129,51 @@ static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
 	return false;
 }
 
-/* gadget_cgroup_allowed() for a cgroup id found elsewhere than in the
- * current task (e.g. a socket's, when the event runs in softirq context).
- * It matches the id itself only, not gadget_filter_ancestor_levels. */
-static __always_inline bool gadget_cgroup_id_allowed(bool filter_enabled, __u64 cgid)
+/* The id of cgroup `cgrp`'s ancestor at `level` (0: the root), 0 when it is
+ * deeper than cgrp or the kernel keeps no ancestor pointers (before 6.0:
+ * cgroup.ancestor_ids, not supported here). */
+static __always_inline __u64 gadget_cgroup_ancestor_id(struct cgroup *cgrp, int level)
 {
+	struct cgroup *ancestor = NULL;
+
+	if (!bpf_core_field_exists(cgrp->ancestors))
+		return 0;
+	if (level > BPF_CORE_READ(cgrp, level))
+		return 0;
+	if (bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[level]) || !ancestor)
+		return 0;
+	return BPF_CORE_READ(ancestor, kn, id);
+}
+
+/* gadget_cgroup_allowed() for a cgroup found elsewhere than in the current
+ * task (a socket's, when the event runs in softirq or timer context): its own
+ * id, or its ancestor's at one of the levels of gadget_filter_ancestor_levels
+ * (pod-level matching, as for tasks). No cgroup (a packet of no socket)
+ * passes only with the filter off. */
+static __always_inline bool gadget_cgroup_ptr_allowed(bool filter_enabled, struct cgroup *cgrp)
+{
+	__u64 cgid;
+	int level;
+
 	if (!filter_enabled)
 		return true;
-	return bpf_map_lookup_elem(&cgroup_filter, &cgid) != NULL;
+	if (!cgrp)
+		return false;
+	cgid = BPF_CORE_READ(cgrp, kn, id);
+	if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
+		return true;
+	if (!gadget_filter_ancestor_levels)
+		return false;
+	for (level = 0; level < GADGET_ANCESTOR_LEVELS_MAX; level++) {
+		if (!(gadget_filter_ancestor_levels & (1u << level)))
+			continue;
+		cgid = gadget_cgroup_ancestor_id(cgrp, level);
+		if (!cgid)
+			break; /* deeper than the cgroup itself */
+		if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
+			return true;
+	}
+	return false;
 }
 
 /* Count one lost record (called when a reserve fails). */
@@ -214,10 +252,16 @@ static __always_inline void gadget_fill_header_for_cgroup(struct gadget_event_he
 	__builtin_memset(h->comm, 0, sizeof(h->comm));
 }
 
-/* cgroup v2 id of the cgroup a socket was created in (sk->sk_cgrp_data). */
-static __always_inline __u64 gadget_sock_cgroup_id(struct sock *sk)
+/* The cgroup v2 cgroup a socket was created in (sk->sk_cgrp_data), NULL for no socket. */
+static __always_inline struct cgroup *gadget_sock_cgroup(struct sock *sk)
 {
-	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	return sk ? BPF_CORE_READ(sk, sk_cgrp_data.cgroup) : NULL;
+}
+
+/* Its id (the cgroup directory's inode), 0 for none. */
+static __always_inline __u64 gadget_cgroup_id_of(struct cgroup *cgrp)
+{
+	return cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
 }
 
 #endif /* TRACEJOB_GADGET_COMMON_H */

@@ -9,9 +9,10 @@ import { statSync } from 'node:fs';
 import type { TObject } from '@sinclair/typebox';
 import type { GadgetName } from '../../contracts/index.ts';
 import { Btf } from './btf.ts';
-import type { DecodeContext, GadgetDefinition, GadgetEvent, ParamProblem } from './gadget-definition.ts';
-import type { ConfigEncoder, ConfigSpec, RecordDecoder, RecordSpec } from './record-layout.ts';
-import { buildConfigEncoder, buildRecordDecoder, eventFields } from './record-layout.ts';
+import type { DecodeContext, EventField, GadgetDefinition, GadgetEvent, ParamProblem, SummaryExtension } from './gadget-definition.ts';
+import { MapAggregateCollector, type MapAggregateSpec } from './map-aggregate.ts';
+import type { ConfigEncoder, ConfigSpec, EntryDecoder, RecordDecoder, RecordSpec } from './record-layout.ts';
+import { buildConfigEncoder, buildEntryDecoder, buildRecordDecoder, eventFields } from './record-layout.ts';
 import { findRepoRoot, gadgetObjectPath } from './repo-paths.ts';
 
 export interface GadgetSpec {
@@ -19,15 +20,24 @@ export interface GadgetSpec {
   description: string;
   paramsSchema: TObject;
   topFields: readonly string[];
+  countField?: string;
   record: RecordSpec;
   config: ConfigSpec;
   checkParams?(params: Record<string, unknown>): ParamProblem[];
+  /**
+   * Counting in a kernel map instead of streaming (when `enabled(params)`): each map entry becomes
+   * one event; its fields join the catalogue's (a field of the same name as a record field is the
+   * same field).
+   */
+  aggregate?: MapAggregateSpec;
+  summaryExtension?(params: Record<string, unknown>): SummaryExtension;
 }
 
 interface Built<E> {
   mtimeMs: number;
   decoder: RecordDecoder<E>;
   encoder: ConfigEncoder;
+  entryDecoder?: EntryDecoder<E>;
 }
 
 /** Thrown when a gadget's object is not built: its layout lives in that object. */
@@ -56,7 +66,8 @@ export function defineGadget<E extends GadgetEvent>(spec: GadgetSpec): GadgetDef
     const cached = built.get(objectPath);
     if (cached?.mtimeMs === mtimeMs) return cached;
     const btf = Btf.fromObjectFile(objectPath);
-    const fresh = { mtimeMs, decoder: buildRecordDecoder<E>(spec.name, spec.record, btf), encoder: buildConfigEncoder(spec.config, btf) };
+    const fresh: Built<E> = { mtimeMs, decoder: buildRecordDecoder<E>(spec.name, spec.record, btf), encoder: buildConfigEncoder(spec.config, btf) };
+    if (spec.aggregate) fresh.entryDecoder = buildEntryDecoder<E>(spec.name, spec.aggregate.entry, btf);
     built.set(objectPath, fresh);
     return fresh;
   };
@@ -67,8 +78,9 @@ export function defineGadget<E extends GadgetEvent>(spec: GadgetSpec): GadgetDef
     name: spec.name,
     description: spec.description,
     paramsSchema: spec.paramsSchema,
-    fields: eventFields(spec.record),
+    fields: allFields(spec),
     topFields: spec.topFields,
+    ...(spec.countField ? { countField: spec.countField } : {}),
     objectFile,
     ...(spec.checkParams ? { checkParams: spec.checkParams } : {}),
     encodeConfig: (params, filterByCgroup) => atRoot().encoder(params, filterByCgroup),
@@ -80,7 +92,30 @@ export function defineGadget<E extends GadgetEvent>(spec: GadgetSpec): GadgetDef
       const { decoder, encoder } = build(objectPath);
       return { decode: decoder, encodeConfig: encoder };
     },
+    ...(spec.aggregate ? { aggregate: mapAggregate(spec.aggregate, build) } : {}),
+    ...(spec.summaryExtension ? { summaryExtension: spec.summaryExtension } : {}),
   };
+}
+
+function mapAggregate<E extends GadgetEvent>(aggregate: MapAggregateSpec, build: (objectPath: string) => Built<E>): NonNullable<GadgetDefinition<E>['aggregate']> {
+  return {
+    enabled: (params) => aggregate.enabled(params),
+    attach() {}, // the SEC() names attach everything
+    createCollector(object, _params, objectPath) {
+      const decoder = build(objectPath).entryDecoder;
+      if (!decoder) throw new Error(`no entry decoder for map ${aggregate.map}`);
+      return new MapAggregateCollector<E>(object, aggregate, decoder);
+    },
+  };
+}
+
+/** The record's fields, then the aggregate entries' fields the record does not have. */
+function allFields(spec: GadgetSpec): EventField[] {
+  const fields = eventFields(spec.record);
+  if (!spec.aggregate) return fields;
+  const known = new Set(fields.map((f) => f.name));
+  for (const f of eventFields(spec.aggregate.entry)) if (!known.has(f.name)) fields.push(f);
+  return fields;
 }
 
 /** A config member from a numeric param, 0 when it is absent. */

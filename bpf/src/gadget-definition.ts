@@ -22,7 +22,7 @@ export interface ParamProblem {
   message: string;
 }
 
-export type EventFieldType = 'string' | 'number' | 'boolean' | 'string[]';
+export type EventFieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'number[]';
 
 /** One field of a gadget's events, beyond the common ones (timestamp, pid, tid, ppid, uid, comm, cgroupId). */
 export interface EventField {
@@ -42,6 +42,12 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
   readonly fields: readonly EventField[];
   /** Fields whose values the summary counts as top-N (common fields such as `comm` allowed). */
   readonly topFields: readonly string[];
+  /**
+   * The field of an aggregated event (one kernel map entry) saying how many occurrences it stands
+   * for (blockio `requests`, tcpdrop `packets`): top-N counts add it, so they count requests or
+   * drops in either mode. Absent (or absent from an event): 1.
+   */
+  readonly countField?: string;
   /** Object file path relative to the repository root, e.g. `bpf/gadgets/exec/exec.bpf.o`. */
   readonly objectFile: string;
   /** Checks the schema cannot express (e.g. a length in bytes); called after the schema passed. */
@@ -72,9 +78,15 @@ export interface GadgetDefinition<E extends GadgetEvent = GadgetEvent> {
  * hands the collector's `collect()` to onEvents like any batch. Its `decode` is never called.
  */
 export interface AggregatingGadget<E extends GadgetEvent = GadgetEvent> {
+  /**
+   * False when these params ask for the ring-buffer stream instead (blockio and tcpdrop with
+   * `mode: 'stream'`): the session then reads records as for any other gadget. Absent: always.
+   */
+  enabled?(params: Record<string, unknown>): boolean;
   /** Attach what needs more than the SEC() name, e.g. one perf event per CPU. */
   attach(object: BpfObject, params: Record<string, unknown>): void;
-  createCollector(object: BpfObject, params: Record<string, unknown>): AggregateCollector<E>;
+  /** `objectPath`: the loaded object, whose BTF lays out the map entries. */
+  createCollector(object: BpfObject, params: Record<string, unknown>, objectPath: string): AggregateCollector<E>;
 }
 
 export interface AggregateCollector<E extends GadgetEvent = GadgetEvent> {

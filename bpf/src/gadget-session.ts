@@ -26,7 +26,8 @@
  *
  * Steps of start(): validate params → open the gadget's object → set its `config` global → size
  * the ring buffer (and the filter map if needed) → load → fill `cgroup_filter` → spool → attach.
- * An aggregating gadget (definition.aggregate, e.g. profile) has no ring buffer to read: after
+ * An aggregating gadget (definition.aggregate, e.g. profile; blockio and tcpdrop unless their params
+ * ask for the stream) has no ring buffer to read: after
  * attach() its own attach runs, its collector is polled every `pollIntervalMs` while tracing, and
  * stop() hands the collector's events to onEvents after detaching; lostEvents() is its count.
  * Any failure closes what was opened and throws (GadgetParamsError for params, naming the field;
@@ -208,10 +209,10 @@ export class GadgetSession {
       const one = Buffer.from([1]);
       for (const key of keys) object.mapUpdate(FILTER_MAP, key, one);
       const session = new GadgetSession(gadget, params, object, addon, traceAll, ids, options, (record, ctx) => layout.decode(record, ctx));
-      if (gadget.aggregate) {
+      if (gadget.aggregate && (gadget.aggregate.enabled?.(params) ?? true)) {
         object.attach();
         gadget.aggregate.attach(object, params);
-        const collector = gadget.aggregate.createCollector(object, params);
+        const collector = gadget.aggregate.createCollector(object, params, objectPath);
         session.collector = collector;
         session.pollTimer = setInterval(() => collector.poll(), options.pollIntervalMs ?? 250);
         session.pollTimer.unref();

@@ -38,7 +38,7 @@ export interface TraceResult {
 
 /** Start a session, run `workload`, drain, stop; every decoded event in arrival order. */
 export async function traceDuring(
-  options: { gadget: string; params?: Record<string, unknown>; cgroupIds: number[] | 'all'; pollIntervalMs?: number },
+  options: { gadget: string; params?: Record<string, unknown>; cgroupIds: number[] | 'all'; ancestorLevels?: number[]; pollIntervalMs?: number },
   workload: (session: GadgetSession) => Promise<void>,
 ): Promise<TraceResult> {
   const events: GadgetEvent[] = [];

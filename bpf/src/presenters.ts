@@ -94,3 +94,12 @@ export function socketAddressFields(meaning: { source: string; destination: stri
     { name: 'dport', type: 'number', description: `${destination} port.`, from: 'dport' },
   ];
 }
+
+/** The u64 counts of an array member (a histogram's slots), without the trailing empty slots. */
+export function u64Counts(v: RawValue): number[] {
+  const b = bytes(v);
+  const out: number[] = [];
+  for (let off = 0; off + 8 <= b.length; off += 8) out.push(Number(b.readBigUInt64LE(off)));
+  while (out.length > 0 && out[out.length - 1] === 0) out.pop();
+  return out;
+}

@@ -114,6 +114,45 @@ function defaultPresent(struct: string, field: RecordField, m: FlatMember): (v: 
   return (v) => v;
 }
 
+interface FieldReader {
+  name: string;
+  value: (r: Buffer) => unknown;
+}
+
+/** The reader of each field from the members it names; marks those members used. */
+function fieldReaders(struct: string, specFields: readonly RecordField[], members: Map<string, FlatMember>, used: Set<string>, variableTail?: string): FieldReader[] {
+  return specFields.map((field) => {
+    const sources = typeof field.from === 'string' ? [field.from] : field.from;
+    const reads = sources.map((name) => {
+      const m = members.get(name);
+      if (!m) throw new LayoutMismatchError(struct, `field ${field.name}: no member ${name}`);
+      used.add(name);
+      return { m, read: accessor(struct, m, name === variableTail) };
+    });
+    const firstRead = reads[0];
+    if (!firstRead) throw new LayoutMismatchError(struct, `field ${field.name} comes from no member`);
+    const present = field.present ?? defaultPresent(struct, field, firstRead.m);
+    if (reads.length === 1) {
+      const read = firstRead.read;
+      return { name: field.name, value: (r: Buffer) => present(read(r)) };
+    }
+    const readers = reads.map((x) => x.read);
+    return { name: field.name, value: (r: Buffer) => present(...readers.map((read) => read(r))) };
+  });
+}
+
+/** Members no field used and not declared unused: a LayoutMismatchError. */
+function checkAllPresented(struct: string, members: Map<string, FlatMember>, used: Set<string>, unused: readonly string[] = []): void {
+  for (const name of unused) {
+    if (!members.has(name)) throw new LayoutMismatchError(struct, `unused member ${name} does not exist`);
+    used.add(name);
+  }
+  const unpresented = [...members.keys()].filter((n) => !used.has(n));
+  if (unpresented.length > 0) {
+    throw new LayoutMismatchError(struct, `member(s) ${unpresented.join(', ')} shown by no field and not declared unused`);
+  }
+}
+
 const HEADER_STRUCT = 'gadget_event_header';
 
 /** The common fields from the header members (struct gadget_event_header of gadget_common.h). */
@@ -161,28 +200,8 @@ export function buildRecordDecoder<E extends GadgetEvent>(gadget: GadgetName, sp
     if (tail.offset + tail.shape.size !== layout.size) throw new LayoutMismatchError(spec.struct, `${spec.variableTail} is not the last member`);
     minLength = tail.offset;
   }
-  const fields = spec.fields.map((field) => {
-    const sources = typeof field.from === 'string' ? [field.from] : field.from;
-    const reads = sources.map((name) => {
-      const m = members.get(name);
-      if (!m) throw new LayoutMismatchError(spec.struct, `field ${field.name}: no member ${name}`);
-      used.add(name);
-      return { m, read: accessor(spec.struct, m, name === spec.variableTail) };
-    });
-    const firstRead = reads[0];
-    if (!firstRead) throw new LayoutMismatchError(spec.struct, `field ${field.name} comes from no member`);
-    const present = field.present ?? defaultPresent(spec.struct, field, firstRead.m);
-    if (reads.length === 1) {
-      const read = firstRead.read;
-      return { name: field.name, value: (r: Buffer) => present(read(r)) };
-    }
-    const readers = reads.map((x) => x.read);
-    return { name: field.name, value: (r: Buffer) => present(...readers.map((read) => read(r))) };
-  });
-  const unpresented = [...members.keys()].filter((n) => !used.has(n));
-  if (unpresented.length > 0) {
-    throw new LayoutMismatchError(spec.struct, `member(s) ${unpresented.join(', ')} shown by no field and not declared unused`);
-  }
+  const fields = fieldReaders(spec.struct, spec.fields, members, used, spec.variableTail);
+  checkAllPresented(spec.struct, members, used);
   const header = headerReader(spec.struct, members);
   return (record, ctx) => {
     if (record.length < minLength) throw new RecordLayoutError(gadget, record.length, minLength);
@@ -195,8 +214,73 @@ export function buildRecordDecoder<E extends GadgetEvent>(gadget: GadgetName, sp
   };
 }
 
+/**
+ * How the entries of an aggregating gadget's map become events. `struct` is a C struct of two
+ * members, `key` and `value`, of the map's key and value types (`struct blockio_stats_entry`):
+ * the key's bytes followed by the value's, which is how the reader hands them over, so the same
+ * BTF names every member (`key.pid`, `value.requests`).
+ */
+export interface EntrySpec {
+  struct: string;
+  /** The members of the common event fields; `timestampBootNs` absent: the moment of collection. */
+  common: { cgroupId: string; pid: string; comm: string; timestampBootNs?: string };
+  fields: readonly RecordField[];
+  unused?: readonly string[];
+}
+
+export interface EntryDecoder<E> {
+  keySize: number;
+  valueSize: number;
+  /** One entry (key bytes, value bytes) to an event stamped `collectedAtNs` unless its spec has a time member. */
+  decode(key: Buffer, value: Buffer, ctx: DecodeContext, collectedAtNs: bigint): E;
+}
+
+/** Build the decoder of map entries against the entry struct as the object's BTF lays it out. */
+export function buildEntryDecoder<E extends GadgetEvent>(gadget: GadgetName, spec: EntrySpec, btf: Btf): EntryDecoder<E> {
+  const layout = btf.struct(spec.struct);
+  const [key, value] = layout.members;
+  if (key?.name !== 'key' || key.offset !== 0 || key.shape.kind !== 'struct' || value?.name !== 'value' || value.shape.kind !== 'struct') {
+    throw new LayoutMismatchError(spec.struct, 'an entry struct has two members, struct key then struct value');
+  }
+  if (value.offset !== key.shape.size || layout.members.length !== 2) {
+    throw new LayoutMismatchError(spec.struct, `value must follow key directly (key is ${key.shape.size} bytes, value at ${value.offset})`);
+  }
+  const members = flatten(layout.members);
+  const used = new Set<string>();
+  const common = (name: string) => {
+    const m = members.get(name);
+    if (!m) throw new LayoutMismatchError(spec.struct, `no member ${name} for a common field`);
+    used.add(name);
+    return accessor(spec.struct, m, false);
+  };
+  const cgroupId = common(spec.common.cgroupId);
+  const pid = common(spec.common.pid);
+  const comm = common(spec.common.comm);
+  const bootNs = spec.common.timestampBootNs !== undefined ? common(spec.common.timestampBootNs) : undefined;
+  const fields = fieldReaders(spec.struct, spec.fields, members, used);
+  checkAllPresented(spec.struct, members, used, spec.unused);
+  const keySize = key.shape.size;
+  const valueSize = value.shape.size;
+  return {
+    keySize,
+    valueSize,
+    decode(k, v, ctx, collectedAtNs) {
+      if (k.length < keySize || v.length < valueSize) throw new RecordLayoutError(gadget, k.length + v.length, keySize + valueSize);
+      const r = Buffer.concat([k.subarray(0, keySize), v.subarray(0, valueSize)]);
+      const at = bootNs ? BigInt(bootNs(r) as number) + ctx.bootToWallOffsetNs : collectedAtNs;
+      const p = pid(r) as number;
+      const event: Record<string, unknown> = { gadget, timestamp: at.toString(), pid: p, tid: p, uid: 0, comm: readCString(comm(r) as Buffer), cgroupId: cgroupId(r) as number };
+      for (const f of fields) {
+        const x = f.value(r);
+        if (x !== undefined) event[f.name] = x;
+      }
+      return event as E;
+    },
+  };
+}
+
 /** The event fields a spec declares, for the catalogue. */
-export function eventFields(spec: RecordSpec): EventField[] {
+export function eventFields(spec: Pick<RecordSpec, 'fields'>): EventField[] {
   return spec.fields.map(({ name, type, description, optional }) => (optional ? { name, type, description, optional } : { name, type, description }));
 }
 

@@ -48,7 +48,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   const eventsPath = join(options.outDir, EVENTS_FILE);
   const summaryPath = join(options.outDir, SUMMARY_FILE);
   const gadget = getGadget(spec.gadget);
-  const tally = new EventTally(gadget?.topFields ?? ['comm']);
+  const tally = new EventTally(gadget?.topFields ?? ['comm'], undefined, gadget?.countField);
   const gadgetTally = gadget?.summaryExtension?.(spec.params);
   const writer = new EventWriter(eventsPath, {
     ...(spec.maxResultBytes !== undefined ? { maxBytes: spec.maxResultBytes } : {}),

@@ -15,8 +15,17 @@
  * when it passes the filter. Page-cache writeback is submitted by kernel
  * threads and so not attributed to a target.
  *
- * Record: struct blockio_event below (GADGET_RECORD); blockio.ts builds its decoder
- * from the layout in this object's BTF, so the struct is the only declaration.
+ * Two modes (config.stream): summary (default) aggregates at completion in
+ * `blockio_stats`, one entry per (submitter's cgroup, pid, comm, disk, op):
+ * requests, bytes, errors, latency total and maximum and a log2 histogram of
+ * the latency in microseconds (as biolatency), read at the end of the trace;
+ * stream sends one record per request through the ring buffer. A full stats
+ * table is counted in `blockio_stats_full` (per CPU), never silent.
+ *
+ * Records: struct blockio_event (stream) and struct blockio_stats_entry (the
+ * key and value of blockio_stats, side by side) below (GADGET_RECORD);
+ * blockio.ts builds their decoders from the layouts in this object's BTF, so
+ * the structs are the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,7 +38,8 @@
 
 struct blockio_config {
 	bool filter_by_cgroup;
-	__u8 pad[3];
+	__u8 stream;          /* 1: a record per request; 0: aggregate in blockio_stats */
+	__u8 pad[2];
 	__u32 min_latency_us; /* 0: every request */
 };
 
@@ -49,6 +59,108 @@ struct blockio_event {
 };
 
 GADGET_RECORD(blockio_event);
+
+/* Latency slots: slot 0 is 0-1 us, slot n (n > 0) is 2^n .. 2^(n+1)-1 us; the last one holds
+ * everything from 2^26 us (67 s) up. */
+#define BLOCKIO_LATENCY_SLOTS 27
+
+struct blockio_stats_key {
+	__u64 cgroup_id; /* the submitter's */
+	__u32 pid;
+	__u32 op;        /* REQ_OP_* */
+	__u32 major;
+	__u32 minor;
+	char comm[GADGET_COMM_LEN];
+	char disk[BLK_DISK_NAME_LEN];
+};
+
+struct blockio_stats {
+	__u64 requests;
+	__u64 bytes;
+	__u64 errors;
+	__u64 latency_ns_total;
+	__u64 latency_ns_max;
+	__u64 latency_us_slots[BLOCKIO_LATENCY_SLOTS];
+};
+
+/* The layout of one blockio_stats entry as the reader sees it: key then value. */
+struct blockio_stats_entry {
+	struct blockio_stats_key key;
+	struct blockio_stats value;
+};
+
+GADGET_RECORD(blockio_stats_entry);
+
+#define BLOCKIO_STATS_MAX 10240
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BLOCKIO_STATS_MAX);
+	__type(key, struct blockio_stats_key);
+	__type(value, struct blockio_stats);
+} blockio_stats SEC(".maps");
+
+/* Completed requests not counted because blockio_stats was full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} blockio_stats_full SEC(".maps");
+
+/* floor(log2(v)), 0 for 0 */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline void count_request(struct blockio_event *e, __u64 latency_ns, int error)
+{
+	struct blockio_stats_key key = {};
+	struct blockio_stats *st, zero = {};
+	__u32 index = 0, slot;
+	__u64 *full;
+
+	key.cgroup_id = e->hdr.cgroup_id;
+	key.pid = e->hdr.pid;
+	key.op = e->cmd_flags & BLK_OP_MASK;
+	key.major = e->major;
+	key.minor = e->minor;
+	__builtin_memcpy(key.comm, e->hdr.comm, sizeof(key.comm));
+	__builtin_memcpy(key.disk, e->disk, sizeof(key.disk));
+	st = bpf_map_lookup_elem(&blockio_stats, &key);
+	if (!st) {
+		/* fails with -EEXIST when another CPU added it meanwhile (fine), -E2BIG when full */
+		bpf_map_update_elem(&blockio_stats, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&blockio_stats, &key);
+		if (!st) {
+			full = bpf_map_lookup_elem(&blockio_stats_full, &index);
+			if (full)
+				__sync_fetch_and_add(full, 1);
+			return;
+		}
+	}
+	slot = log2_u64(latency_ns / 1000);
+	if (slot >= BLOCKIO_LATENCY_SLOTS)
+		slot = BLOCKIO_LATENCY_SLOTS - 1;
+	__sync_fetch_and_add(&st->requests, 1);
+	__sync_fetch_and_add(&st->bytes, e->bytes);
+	if (error)
+		__sync_fetch_and_add(&st->errors, 1);
+	__sync_fetch_and_add(&st->latency_ns_total, latency_ns);
+	__sync_fetch_and_add(&st->latency_us_slots[slot], 1);
+	/* a plain store (no atomic max): two completions racing on one entry may keep the smaller */
+	if (latency_ns > st->latency_ns_max)
+		st->latency_ns_max = latency_ns;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -116,7 +228,10 @@ int BPF_PROG(raw_tp__block_rq_complete, struct request *rq, int error)
 	pending = bpf_map_lookup_elem(&blockio_inflight, &key);
 	if (!pending)
 		return 0;
-	if (!config.min_latency_us || now - pending->hdr.ts_boot_ns >= (__u64)config.min_latency_us * 1000) {
+	if (!config.stream) {
+		if (!config.min_latency_us || now - pending->hdr.ts_boot_ns >= (__u64)config.min_latency_us * 1000)
+			count_request(pending, now - pending->hdr.ts_boot_ns, error);
+	} else if (!config.min_latency_us || now - pending->hdr.ts_boot_ns >= (__u64)config.min_latency_us * 1000) {
 		e = gadget_reserve(sizeof(*e));
 		if (e) {
 			__builtin_memcpy(e, pending, sizeof(*e));

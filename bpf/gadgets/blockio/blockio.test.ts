@@ -8,6 +8,7 @@ import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgro
 import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
 import { validateParams } from '../index.ts';
 import { blockioGadget, decodeBlockio, requestOp, type BlockioEvent } from './blockio.ts';
+import { BlockioTally, latencySlot } from './blockio-summary.ts';
 
 const ctx = { bootToWallOffsetNs: 0n };
 
@@ -23,9 +24,30 @@ describe('blockio decoder', () => {
     assert.deepEqual([requestOp(0), requestOp(1), requestOp(2)], ['read', 'write', 'flush']);
   });
 
-  test('config and params', () => {
-    assert.deepEqual([...blockioGadget.encodeConfig({ minLatencyUs: 1000 }, true)], [1, 0, 0, 0, 1000 & 255, 1000 >> 8, 0, 0]);
+  test('config and params: summary mode by default, stream on request', () => {
+    assert.deepEqual([...blockioGadget.encodeConfig({ mode: 'summary', minLatencyUs: 1000 }, true)], [1, 0, 0, 0, 1000 & 255, 1000 >> 8, 0, 0]);
+    assert.deepEqual([...blockioGadget.encodeConfig({ mode: 'stream' }, false)], [0, 1, 0, 0, 0, 0, 0, 0]);
     assert.equal(validateParams('blockio', { minLatencyUs: 0 }).errors[0]?.field, 'minLatencyUs');
+    assert.equal(validateParams('blockio', { mode: 'both' }).errors[0]?.field, 'mode');
+    assert.deepEqual(validateParams('blockio', {}), { ok: true, params: { mode: 'summary' }, errors: [] });
+    assert.equal(blockioGadget.aggregate?.enabled?.({ mode: 'summary' }), true);
+    assert.equal(blockioGadget.aggregate?.enabled?.({ mode: 'stream' }), false);
+  });
+
+  test('latency slots are log2 of microseconds, as biolatency', () => {
+    assert.deepEqual([0, 1999, 2000, 3999, 4000, 1_000_000, 1e12].map(latencySlot), [0, 0, 1, 1, 2, 9, 26]);
+  });
+
+  test('the tables are the same from stream events and from summary rows', () => {
+    const base = { gadget: 'blockio', cgroupId: 7, pid: 42, comm: 'dd', disk: 'sda', device: '8:0', op: 'read', pod: 'web' };
+    const stream = new BlockioTally('stream');
+    for (const latencyNs of [1_000, 5_000, 5_500]) stream.add({ ...base, bytes: 4096, latencyNs });
+    const rows = new BlockioTally('summary');
+    rows.add({ ...base, requests: 3, bytes: 12288, errors: 0, latencyNsTotal: 11_500, latencyNsMax: 5_500, latencyUsSlots: [1, 0, 2] });
+    const device = { disk: 'sda', device: '8:0', op: 'read', requests: 3, bytes: 12288, errors: 0, latencyNsTotal: 11_500, latencyNsMax: 5_500, latencyUsSlots: [1, 0, 2] };
+    const process = { pid: 42, comm: 'dd', cgroupId: 7, pod: 'web', requests: 3, bytes: 12288, latencyNsTotal: 11_500 };
+    assert.deepEqual(stream.result(), { mode: 'stream', requests: 3, bytes: 12288, errors: 0, perDevice: [device], topProcesses: [process] });
+    assert.deepEqual(rows.result(), { mode: 'summary', requests: 3, bytes: 12288, errors: 0, perDevice: [device], topProcesses: [process] });
   });
 });
 
@@ -55,10 +77,10 @@ describe('blockio in the kernel', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('O_DIRECT reads and writes of the traced process with disk, op, sector and bytes; nothing of the other cgroup', async () => {
+  test('stream: O_DIRECT reads and writes of the traced process with disk, op, sector and bytes; nothing of the other cgroup', async () => {
     let reads = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
     let writes = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
-    const { events, lostEvents } = await traceDuring({ gadget: 'blockio', cgroupIds: [traced.id] }, async () => {
+    const { events, lostEvents } = await traceDuring({ gadget: 'blockio', params: { mode: 'stream' }, cgroupIds: [traced.id] }, async () => {
       reads = await runInCgroup(traced, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=3', 'iflag=direct', 'status=none']);
       writes = await runInCgroup(traced, 'dd', ['if=/dev/zero', `of=${loop}`, 'bs=8192', 'count=2', 'seek=10', 'oflag=direct', 'status=none']);
       const otherRun = await runInCgroup(other, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=5', 'iflag=direct', 'status=none']);
@@ -81,5 +103,41 @@ describe('blockio in the kernel', { skip }, () => {
       io(writes.pid, 'write', 176, 8192),
     ]);
     assert.ok(onLoop.every((e) => e.latencyNs > 0));
+  });
+  test('summary: counted in the kernel per process, disk and op, with the latency histogram; nothing of the other cgroup', async () => {
+    let reads = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
+    let writes = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
+    const { events, lostEvents } = await traceDuring({ gadget: 'blockio', cgroupIds: [traced.id] }, async () => {
+      reads = await runInCgroup(traced, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=3', 'iflag=direct', 'status=none']);
+      writes = await runInCgroup(traced, 'dd', ['if=/dev/zero', `of=${loop}`, 'bs=8192', 'count=2', 'seek=10', 'oflag=direct', 'status=none']);
+      const otherRun = await runInCgroup(other, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=5', 'iflag=direct', 'status=none']);
+      assert.equal(otherRun.code, 0, otherRun.stderr);
+    });
+    assert.equal(reads.code, 0, reads.stderr);
+    assert.equal(writes.code, 0, writes.stderr);
+    assert.equal(lostEvents, 0);
+    const { rdev } = statSync(loop);
+    const device = `${Math.floor(rdev / 256)}:${rdev % 256}`;
+    assert.ok(events.every((e) => e.cgroupId === traced.id));
+    const onLoop = (events as BlockioEvent[]).filter((e) => e.disk === basename(loop)).sort((a, b) => a.pid - b.pid);
+    assert.deepEqual(
+      onLoop.map((e) => [e.cgroupId, e.pid, e.comm, e.disk, e.device, e.op, e.requests, e.bytes, e.errors]),
+      [
+        [traced.id, reads.pid, 'dd', basename(loop), device, 'read', 3, 12288, 0],
+        [traced.id, writes.pid, 'dd', basename(loop), device, 'write', 2, 16384, 0],
+      ],
+    );
+    for (const e of onLoop) {
+      const inSlots = (e.latencyUsSlots ?? []).reduce((a, b) => a + b, 0);
+      assert.equal(inSlots, e.requests, 'every request is in one latency slot');
+      assert.ok(e.latencyNsMax! > 0 && e.latencyNsTotal! >= e.latencyNsMax!);
+      assert.equal(e.latencyUsSlots!.length - 1, latencySlot(e.latencyNsMax!), 'the highest slot is the longest request');
+    }
+    const tally = new BlockioTally('summary');
+    for (const e of events) tally.add(e);
+    const tables = tally.result();
+    const loopRows = tables.perDevice.filter((d) => d.disk === basename(loop)).map((d) => [d.op, d.requests, d.bytes]);
+    assert.deepEqual(loopRows, [['read', 3, 12288], ['write', 2, 16384]]);
+    assert.ok(tables.topProcesses.some((p) => p.pid === writes.pid && p.bytes >= 16384));
   });
 });

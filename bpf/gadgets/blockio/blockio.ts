@@ -5,18 +5,29 @@
  * writeback is submitted by kernel threads and not attributed to a target); `timestamp` is the
  * completion. Operation and flag names come from the
  * running kernel's BTF (enum req_op, enum req_flag_bits), whose numbers differ between versions.
- * The record is struct blockio_event of blockio.bpf.c; the fields below say how its members are shown.
+ *
+ * `mode: 'summary'` (default) counts in the kernel: one event per (cgroup, pid, comm, disk, op) with
+ * `requests`, `bytes`, `errors`, latency total/max and `latencyUsSlots` (log2 histogram), read at
+ * the end (struct blockio_stats_entry); `mode: 'stream'` sends one event per request (struct
+ * blockio_event). Both give the summary's `blockio` tables (blockio-summary.ts). The fields below
+ * say how the structs' members are shown.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { BaseEvent } from '../../../contracts/index.ts';
 import { defineGadget, paramOrZero } from '../../src/define-gadget.ts';
 import { kernelEnum } from '../../src/kernel-enums.ts';
-import { named, num, text } from '../../src/presenters.ts';
+import { named, num, text, u64Counts } from '../../src/presenters.ts';
+import { BlockioTally } from './blockio-summary.ts';
 
 export const blockioParamsSchema = Type.Object(
   {
+    mode: Type.Union([Type.Literal('summary'), Type.Literal('stream')], {
+      default: 'summary',
+      description:
+        "summary: count in the kernel, one event per process, disk and operation (requests, bytes, latency histogram); stream: one event per request through the ring buffer. Both fill the summary's blockio tables.",
+    }),
     minLatencyUs: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 60_000_000, description: 'Only report requests that took at least this many microseconds. Absent: every request.' }),
+      Type.Integer({ minimum: 1, maximum: 60_000_000, description: 'Only count (summary) or report (stream) requests that took at least this many microseconds. Absent: every request.' }),
     ),
   },
   { additionalProperties: false },
@@ -38,6 +49,13 @@ export interface BlockioEvent extends BaseEvent {
   latencyNs: number;
   /** blk_status_t name of a failed request. */
   error?: string;
+  /** Summary mode: requests of this process on this disk and op; `bytes` is their total. */
+  requests?: number;
+  errors?: number;
+  latencyNsTotal?: number;
+  latencyNsMax?: number;
+  /** Summary mode: requests per log2 latency slot in µs (slot 0: 0–1 µs, slot n: 2^n…2^(n+1)−1 µs). */
+  latencyUsSlots?: number[];
   [key: string]: unknown;
 }
 
@@ -90,7 +108,42 @@ export const blockioGadget = defineGadget<BlockioEvent>({
     unused: ['pad'],
   },
   topFields: ['comm', 'disk', 'op'],
-  config: { struct: 'blockio_config', members: { min_latency_us: paramOrZero('minLatencyUs') } },
+  countField: 'requests',
+  config: {
+    struct: 'blockio_config',
+    members: { stream: (params) => (params.mode === 'stream' ? 1 : 0), min_latency_us: paramOrZero('minLatencyUs') },
+  },
+  aggregate: {
+    map: 'blockio_stats',
+    fullCounter: 'blockio_stats_full',
+    enabled: (params) => params.mode !== 'stream',
+    entry: {
+      struct: 'blockio_stats_entry',
+      common: { cgroupId: 'key.cgroup_id', pid: 'key.pid', comm: 'key.comm' },
+      fields: [
+        { name: 'disk', type: 'string', description: 'Disk name, e.g. sda, nvme0n1, loop3.', from: 'key.disk', present: text },
+        { name: 'device', type: 'string', description: 'major:minor of the disk.', from: ['key.major', 'key.minor'], present: (major, minor) => `${num(major)}:${num(minor)}` },
+        { name: 'op', type: 'string', description: 'read, write, flush, discard, ...', from: 'key.op', present: (op) => requestOp(num(op)) },
+        { name: 'requests', type: 'number', description: 'Summary mode: requests of this process on this disk and operation.', optional: true, from: 'value.requests' },
+        { name: 'bytes', type: 'number', description: 'Bytes of the request (summary mode: of all of them).', from: 'value.bytes' },
+        { name: 'errors', type: 'number', description: 'Summary mode: requests that failed.', optional: true, from: 'value.errors' },
+        { name: 'latencyNsTotal', type: 'number', description: 'Summary mode: nanoseconds from issue to completion, summed.', optional: true, from: 'value.latency_ns_total' },
+        { name: 'latencyNsMax', type: 'number', description: 'Summary mode: the longest latency (ns).', optional: true, from: 'value.latency_ns_max' },
+        {
+          name: 'latencyUsSlots',
+          type: 'number[]',
+          description: 'Summary mode: requests per log2 latency slot in µs (slot 0: 0–1 µs, slot n: 2^n…2^(n+1)−1 µs), trailing empty slots left out.',
+          optional: true,
+          from: 'value.latency_us_slots',
+          present: u64Counts,
+        },
+      ],
+    },
+  },
+  summaryExtension: (params) => {
+    const tally = new BlockioTally(params.mode === 'stream' ? 'stream' : 'summary');
+    return { add: (e) => tally.add(e), result: () => ({ blockio: tally.result() }) };
+  },
 });
 
 export const decodeBlockio = blockioGadget.decode;

@@ -136,12 +136,11 @@ static __always_inline int dns_packet(struct sk_buff *skb)
 	key.id = id;
 
 	if (!e->is_answer) {
-		struct sock *sk = BPF_CORE_READ(skb, sk);
-		__u64 cgid = sk ? gadget_sock_cgroup_id(sk) : 0;
+		struct cgroup *cgrp = gadget_sock_cgroup(BPF_CORE_READ(skb, sk));
 
-		if (!gadget_cgroup_id_allowed(config.filter_by_cgroup, cgid))
+		if (!gadget_cgroup_ptr_allowed(config.filter_by_cgroup, cgrp))
 			return 0;
-		gadget_fill_header_for_cgroup(&query.hdr, cgid);
+		gadget_fill_header_for_cgroup(&query.hdr, gadget_cgroup_id_of(cgrp));
 		bpf_map_update_elem(&dns_pending, &key, &query, BPF_ANY);
 		__builtin_memcpy(&e->hdr, &query.hdr, sizeof(e->hdr));
 		e->latency_ns = 0;

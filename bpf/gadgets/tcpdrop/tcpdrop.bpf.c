@@ -12,8 +12,16 @@
  * Despite the name it covers every protocol (the `protocol` param narrows
  * it); freeing without a drop (SKB_CONSUMED, SKB_NOT_DROPPED_YET) is skipped.
  *
- * Record: struct tcpdrop_event below (GADGET_RECORD); tcpdrop.ts builds its decoder
- * from the layout in this object's BTF, so the struct is the only declaration.
+ * Two modes (config.stream): summary (default) counts drops in the kernel in
+ * `tcpdrop_counts`, one entry per (socket cgroup, task, reason, protocol,
+ * addresses, ports, state), read once at the end; stream sends one record
+ * per drop through the ring buffer. A full counts table is counted in
+ * `tcpdrop_counts_full` (per CPU), never silent.
+ *
+ * Records: struct tcpdrop_event (stream) and struct tcpdrop_count_entry (the
+ * key and value of tcpdrop_counts, side by side) below (GADGET_RECORD);
+ * tcpdrop.ts builds their decoders from the layouts in this object's BTF, so
+ * the structs are the only declaration.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -32,7 +40,8 @@
 struct tcpdrop_config {
 	bool filter_by_cgroup;
 	__u8 protocol; /* IPPROTO_*; 0: every protocol */
-	__u16 pad;
+	__u8 stream;   /* 1: a record per drop; 0: counts in tcpdrop_counts */
+	__u8 pad;
 };
 
 const volatile struct tcpdrop_config config = {};
@@ -54,6 +63,103 @@ struct tcpdrop_event {
 };
 
 GADGET_RECORD(tcpdrop_event);
+
+/* What a drop is counted by: the event's members but the time and the location. */
+struct tcpdrop_count_key {
+	__u64 cgroup_id; /* the socket's cgroup, 0 without a socket */
+	__u32 pid;       /* as hdr.pid of a record: 0 unless the task runs in that cgroup */
+	__u32 reason;
+	char comm[GADGET_COMM_LEN];
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 state;
+	__u8 has_sock;
+	__u8 pad[7];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct tcpdrop_count {
+	__u64 packets;
+	__u64 last_ns;   /* boot-time ns of the latest drop */
+	__u64 location;  /* where the latest drop happened */
+	__u32 tcp_flags; /* the TCP flags of every dropped segment, OR-ed */
+	__u32 pad;
+};
+
+/* The layout of one tcpdrop_counts entry as the reader sees it: key then value. */
+struct tcpdrop_count_entry {
+	struct tcpdrop_count_key key;
+	struct tcpdrop_count value;
+};
+
+GADGET_RECORD(tcpdrop_count_entry);
+
+#define TCPDROP_COUNTS_MAX 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPDROP_COUNTS_MAX);
+	__type(key, struct tcpdrop_count_key);
+	__type(value, struct tcpdrop_count);
+} tcpdrop_counts SEC(".maps");
+
+/* Drops not counted because tcpdrop_counts was full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tcpdrop_counts_full SEC(".maps");
+
+/* Scratch for building a drop's key (too big for the stack with the event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpdrop_event);
+} tcpdrop_scratch SEC(".maps");
+
+static __always_inline void count_drop(struct tcpdrop_event *e)
+{
+	struct tcpdrop_count_key key = {};
+	struct tcpdrop_count *c, zero = {};
+	__u32 index = 0;
+	__u64 *full;
+
+	key.cgroup_id = e->hdr.cgroup_id;
+	key.pid = e->hdr.pid;
+	key.reason = e->reason;
+	__builtin_memcpy(key.comm, e->hdr.comm, sizeof(key.comm));
+	key.family = e->family;
+	key.sport = e->sport;
+	key.dport = e->dport;
+	key.protocol = e->protocol;
+	key.state = e->state;
+	key.has_sock = e->has_sock;
+	__builtin_memcpy(key.saddr, e->saddr, sizeof(key.saddr));
+	__builtin_memcpy(key.daddr, e->daddr, sizeof(key.daddr));
+	c = bpf_map_lookup_elem(&tcpdrop_counts, &key);
+	if (!c) {
+		/* fails with -EEXIST when another CPU added it meanwhile (fine), -E2BIG when full */
+		bpf_map_update_elem(&tcpdrop_counts, &key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&tcpdrop_counts, &key);
+		if (!c) {
+			full = bpf_map_lookup_elem(&tcpdrop_counts_full, &index);
+			if (full)
+				__sync_fetch_and_add(full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->packets, 1);
+	/* plain stores (atomic OR needs BPF v3): two CPUs dropping the same flow at once may lose a
+	 * flag bit or keep either one's time and location; the packet count is exact */
+	c->tcp_flags |= e->tcp_flags;
+	c->last_ns = e->hdr.ts_boot_ns;
+	c->location = e->location;
+}
 
 /* Read the IP and TCP/UDP headers of skb into e; false when it is not IP. */
 static __always_inline bool read_headers(struct sk_buff *skb, struct tcpdrop_event *e)
@@ -106,7 +212,8 @@ int BPF_PROG(raw_tp__kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
 	struct tcpdrop_event *e;
 	struct sock *sk;
-	__u64 cgid = 0;
+	struct cgroup *cgrp;
+	__u32 index = 0;
 
 	if (reason == 0 /* SKB_NOT_DROPPED_YET */)
 		return 0;
@@ -114,28 +221,31 @@ int BPF_PROG(raw_tp__kfree_skb, struct sk_buff *skb, void *location, int reason)
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
 	sk = BPF_CORE_READ(skb, sk);
-	if (sk)
-		cgid = gadget_sock_cgroup_id(sk);
-	if (!gadget_cgroup_id_allowed(config.filter_by_cgroup, cgid))
+	cgrp = gadget_sock_cgroup(sk);
+	if (!gadget_cgroup_ptr_allowed(config.filter_by_cgroup, cgrp))
 		return 0;
-	e = gadget_reserve(sizeof(*e));
+	e = config.stream ? gadget_reserve(sizeof(*e)) : bpf_map_lookup_elem(&tcpdrop_scratch, &index);
 	if (!e)
 		return 0;
 	__builtin_memset(&e->location, 0, sizeof(*e) - sizeof(e->hdr));
 	if (!read_headers(skb, e))
 		e->family = 0;
 	if (config.protocol && e->protocol != config.protocol) {
-		bpf_ringbuf_discard(e, 0);
+		if (config.stream)
+			bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
-	gadget_fill_header_for_cgroup(&e->hdr, cgid);
+	gadget_fill_header_for_cgroup(&e->hdr, gadget_cgroup_id_of(cgrp));
 	e->location = (__u64)location;
 	e->reason = reason;
 	if (sk) {
 		e->has_sock = 1;
 		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	}
-	bpf_ringbuf_submit(e, 0);
+	if (config.stream)
+		bpf_ringbuf_submit(e, 0);
+	else
+		count_drop(e);
 	return 0;
 }
 

@@ -49,7 +49,7 @@ struct tcpretrans_event {
 
 GADGET_RECORD(tcpretrans_event);
 
-static __always_inline int emit(struct sock_common *skc, __u64 cgid, __u8 type)
+static __always_inline int emit(struct sock_common *skc, struct cgroup *cgrp, __u8 type)
 {
 	struct tcpretrans_event *e;
 	__u16 family = BPF_CORE_READ(skc, skc_family);
@@ -58,12 +58,12 @@ static __always_inline int emit(struct sock_common *skc, __u64 cgid, __u8 type)
 
 	if (config.port && sport != config.port && dport != config.port)
 		return 0;
-	if (!gadget_cgroup_id_allowed(config.filter_by_cgroup, cgid))
+	if (!gadget_cgroup_ptr_allowed(config.filter_by_cgroup, cgrp))
 		return 0;
 	e = gadget_reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	gadget_fill_header_for_cgroup(&e->hdr, cgid);
+	gadget_fill_header_for_cgroup(&e->hdr, gadget_cgroup_id_of(cgrp));
 	e->family = family;
 	e->sport = sport;
 	e->dport = dport;
@@ -85,13 +85,13 @@ static __always_inline int emit(struct sock_common *skc, __u64 cgid, __u8 type)
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(raw_tp__tcp_retransmit_skb, struct sock *sk)
 {
-	return emit(&sk->__sk_common, gadget_sock_cgroup_id(sk), TR_TYPE_DATA);
+	return emit(&sk->__sk_common, gadget_sock_cgroup(sk), TR_TYPE_DATA);
 }
 
 SEC("raw_tp/tcp_retransmit_synack")
 int BPF_PROG(raw_tp__tcp_retransmit_synack, struct sock *listener, struct request_sock *req)
 {
-	return emit(&req->__req_common, gadget_sock_cgroup_id(listener), TR_TYPE_SYNACK);
+	return emit(&req->__req_common, gadget_sock_cgroup(listener), TR_TYPE_SYNACK);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -20,6 +20,8 @@ export class EventTally {
   constructor(
     private readonly topFields: readonly string[],
     private readonly maxDistinct = 20_000,
+    /** An aggregated event's field of how many occurrences it stands for (top counts add it). */
+    private readonly countField?: string,
   ) {
     this.state = { events: 0, perCgroup: new Map(), values: new Map(), pruned: new Set() };
     for (const f of topFields) this.state.values.set(f, new Map());
@@ -30,11 +32,12 @@ export class EventTally {
     s.events += 1;
     const cg = typeof event.cgroupId === 'number' ? event.cgroupId : 0;
     s.perCgroup.set(cg, (s.perCgroup.get(cg) ?? 0) + 1);
+    const weight = this.countField !== undefined && typeof event[this.countField] === 'number' ? (event[this.countField] as number) : 1;
     for (const field of this.topFields) {
       const value = topValueOf(event[field]);
       if (value === undefined) continue;
       const counts = s.values.get(field)!;
-      counts.set(value, (counts.get(value) ?? 0) + 1);
+      counts.set(value, (counts.get(value) ?? 0) + weight);
       if (counts.size > this.maxDistinct * 2) this.prune(field, counts);
     }
   }
