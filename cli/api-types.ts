@@ -1,5 +1,5 @@
 /** The JSON shapes the CLI reads from the API (a subset of what the API sends). */
-import type { NodeState, ProfileSummary, TopEntry, TraceStatus } from '../contracts/index.ts';
+import type { BlockioSummary, NodeState, ProfileSummary, TcpdropSummary, TopEntry, TraceStatus } from '../contracts/index.ts';
 
 /** A node of a trace as the API shows it: its state plus whether its result was uploaded. */
 export type NodeView = NodeState & { uploaded?: boolean };
@@ -41,6 +41,10 @@ export interface TraceSummary {
   top: Record<string, TopEntry[]>;
   /** `profile` traces: samples and top functions. */
   profile?: ProfileSummary;
+  /** `blockio` traces: latency histograms per disk and operation, top processes. */
+  blockio?: BlockioSummary;
+  /** `tcpdrop` traces: drops per reason, top (reason, flow, owner) rows. */
+  tcpdrop?: TcpdropSummary;
 }
 
 export interface GadgetView {

@@ -1,6 +1,7 @@
 /** Pure text formatting of what the CLI prints: aligned tables, a trace, a summary, a progress line. */
 import { formatSeconds, type ProfileSummary } from '../contracts/index.ts';
 import type { GadgetView, NodeView, ScheduleView, TraceSummary, TraceView, WatchStatus } from './api-types.ts';
+import { formatBlockio, formatTcpdrop } from './format-gadget-tables.ts';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing spaces. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -34,7 +35,7 @@ export const NODE_HEADERS = ['NODE', 'STATUS', 'EVENTS', 'LOST', 'STOP', 'ERROR'
 export function lossWarning(events: number, lostEvents: number): string {
   if (lostEvents <= 0) return '';
   const pct = (100 * lostEvents) / (events + lostEvents);
-  return `WARNING: ${lostEvents} events were lost in the kernel (ring buffer full, ${pct < 0.1 ? pct.toFixed(3) : pct.toFixed(1)} % of ${events + lostEvents}): the result is incomplete\n`;
+  return `WARNING: ${lostEvents} events were lost in the kernel (ring buffer or a kernel table full, ${pct < 0.1 ? pct.toFixed(3) : pct.toFixed(1)} % of ${events + lostEvents}): the result is incomplete\n`;
 }
 
 export function formatTraceList(items: readonly TraceView[]): string {
@@ -76,6 +77,8 @@ export function formatSummary(status: WatchStatus, summary: TraceSummary | undef
       out += `\ntop ${field}\n` + renderTable(['COUNT', field.toUpperCase()], entries.slice(0, topN).map((e) => [String(e.count), e.value]));
     }
     if (summary.profile) out += formatProfile(summary.profile, topN);
+    if (summary.blockio) out += formatBlockio(summary.blockio, renderTable, topN);
+    if (summary.tcpdrop) out += formatTcpdrop(summary.tcpdrop, renderTable, topN);
   }
   return out;
 }

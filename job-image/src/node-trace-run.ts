@@ -73,7 +73,7 @@ export async function runNodeTrace(spec: NodeJobSpec, options: RunnerOptions, io
   const lossWatch = new LossWatch();
   const logLoss = (change: LossChange | undefined): void => {
     if (change?.kind === 'started') {
-      log.warn({ step: 'loss', ...change }, `events are being lost: ${change.lostEvents} so far (the kernel found the ring buffer full)`);
+      log.warn({ step: 'loss', ...change }, `events are being lost: ${change.lostEvents} so far (the kernel found the ring buffer or a table full)`);
     } else if (change?.kind === 'stopped') {
       log.warn({ step: 'loss', ...change }, `events no longer lost: ${change.lostInEpisode} lost in ${(change.episodeMs / 1000).toFixed(1)}s, ${change.lostEvents} in all`);
     }

@@ -1,6 +1,8 @@
 /** The trace's summary.json: counts and top-N values merged across its nodes' summaries. */
-import type { ContainerCount, NodeSummary, ProfileSummary, TargetNotFound, TopEntry } from '../../../contracts/index.ts';
+import type { BlockioSummary, ContainerCount, NodeSummary, ProfileSummary, TargetNotFound, TcpdropSummary, TopEntry } from '../../../contracts/index.ts';
+import { mergeBlockioSummaries } from '../../../bpf/gadgets/blockio/blockio-summary.ts';
 import { mergeProfileSummaries } from '../../../bpf/gadgets/profile/profile-summary.ts';
+import { mergeTcpdropSummaries } from '../../../bpf/gadgets/tcpdrop/tcpdrop-summary.ts';
 
 export interface MergedSummary {
   traceId: string;
@@ -15,6 +17,10 @@ export interface MergedSummary {
   targetsNotFound: (TargetNotFound & { node: string })[];
   /** `profile` traces: samples and top functions of all nodes (per container with its node). */
   profile?: ProfileSummary;
+  /** `blockio` traces: the nodes' histograms and top processes as one (processes with their node). */
+  blockio?: BlockioSummary;
+  /** `tcpdrop` traces: the nodes' drops per reason and top rows as one (rows with their node). */
+  tcpdrop?: TcpdropSummary;
 }
 
 export function mergeNodeSummaries(traceId: string, summaries: readonly NodeSummary[], topN = 10): MergedSummary {
@@ -49,6 +55,10 @@ export function mergeNodeSummaries(traceId: string, summaries: readonly NodeSumm
   }
   const profiles = summaries.filter((s) => s.profile).map((s) => ({ node: s.node, profile: s.profile! }));
   if (profiles.length > 0) merged.profile = mergeProfileSummaries(profiles, topN * 2);
+  const blockio = summaries.filter((s) => s.blockio).map((s) => ({ node: s.node, blockio: s.blockio! }));
+  if (blockio.length > 0) merged.blockio = mergeBlockioSummaries(blockio, topN * 2);
+  const tcpdrop = summaries.filter((s) => s.tcpdrop).map((s) => ({ node: s.node, tcpdrop: s.tcpdrop! }));
+  if (tcpdrop.length > 0) merged.tcpdrop = mergeTcpdropSummaries(tcpdrop, topN * 2);
   for (const [field, tally] of tallies) {
     merged.top[field] = [...tally.entries()]
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))

@@ -8,7 +8,7 @@ import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgro
 import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
 import { validateParams } from '../index.ts';
 import { blockioGadget, decodeBlockio, requestOp, type BlockioEvent } from './blockio.ts';
-import { BlockioTally, latencySlot } from './blockio-summary.ts';
+import { BlockioTally, latencySlot, mergeBlockioSummaries } from './blockio-summary.ts';
 
 const ctx = { bootToWallOffsetNs: 0n };
 
@@ -48,6 +48,15 @@ describe('blockio decoder', () => {
     const process = { pid: 42, comm: 'dd', cgroupId: 7, pod: 'web', requests: 3, bytes: 12288, latencyNsTotal: 11_500 };
     assert.deepEqual(stream.result(), { mode: 'stream', requests: 3, bytes: 12288, errors: 0, perDevice: [device], topProcesses: [process] });
     assert.deepEqual(rows.result(), { mode: 'summary', requests: 3, bytes: 12288, errors: 0, perDevice: [device], topProcesses: [process] });
+    // two nodes: each keeps its disks (sda of n1 is not sda of n2) and its processes
+    const merged = mergeBlockioSummaries([
+      { node: 'n1', blockio: rows.result() },
+      { node: 'n2', blockio: stream.result() },
+    ]);
+    assert.deepEqual([merged.requests, merged.bytes], [6, 24576]);
+    assert.deepEqual(merged.perDevice.map((d) => [d.disk, d.requests, d.latencyUsSlots]), [['n1/sda', 3, [1, 0, 2]], ['n2/sda', 3, [1, 0, 2]]]);
+    assert.deepEqual(merged.topProcesses.map((p) => [p.node, p.pid, p.bytes]), [['n1', 42, 12288], ['n2', 42, 12288]]);
+    assert.deepEqual(mergeBlockioSummaries([{ node: 'n1', blockio: rows.result() }]).perDevice.map((d) => d.disk), ['sda']);
   });
 });
 

@@ -46,8 +46,46 @@ function renderSummary(s) {
     el('div', { dataset: { topField: field } }, el('h2', {}, `top ${field}`),
       el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, field), el('th', { className: 'num' }, 'count'))),
         el('tbody', {}, ...entries.map((e) => el('tr', {}, el('td', { className: 'mono' }, e.value), el('td', { className: 'num' }, e.count)))))));
+  if (s.blockio) tables.push(...blockioTables(s.blockio));
+  if (s.tcpdrop) tables.push(...tcpdropTables(s.tcpdrop));
   if (tables.length === 0) tables.push(el('p', { className: 'muted' }, 'no top values (no events)'));
   $('summary').replaceChildren(...tables);
+}
+
+function fmtBytes(n) { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let v = n, i = 0; while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; } return i === 0 ? `${n} B` : `${v.toFixed(1)} ${u[i]}`; }
+function fmtLatency(ns) { return ns < 1e6 ? `${Math.round(ns / 1e3)} us` : ns < 1e9 ? `${(ns / 1e6).toFixed(1)} ms` : `${(ns / 1e9).toFixed(2)} s`; }
+function ownerOf(r) { return r.pod ? `${r.namespace ? `${r.namespace}/` : ''}${r.pod}${r.container ? `/${r.container}` : ''}` : r.cgroupId ? `cgroup ${r.cgroupId}` : ''; }
+function simpleTable(headers, rows, numeric) {
+  return el('table', {}, el('thead', {}, el('tr', {}, ...headers.map((h, i) => el('th', { className: numeric.includes(i) ? 'num' : '' }, h)))),
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => el('td', { className: numeric.includes(i) ? 'num' : 'mono' }, c))))));
+}
+
+// blockio: one log2 latency histogram per disk and operation (bars as in biolatency), top processes
+function blockioTables(b) {
+  const out = b.perDevice.map((d) => {
+    const max = Math.max(0, ...d.latencyUsSlots);
+    const rows = d.latencyUsSlots.map((count, i) => el('tr', {},
+      el('td', { className: 'mono' }, `${i === 0 ? 0 : 2 ** i} – ${2 ** (i + 1) - 1} us`), el('td', { className: 'num' }, count),
+      el('td', {}, el('span', { className: 'hist-bar', style: `display:inline-block;height:.8em;background:#4a7fd4;width:${max ? (100 * count) / max : 0}%` }))));
+    return el('div', { dataset: { blockioDevice: `${d.disk} ${d.op}` } }, el('h2', {}, `${d.disk} ${d.op}: ${d.requests} requests, ${fmtBytes(d.bytes)}`),
+      el('p', { className: 'muted' }, `avg ${d.requests ? fmtLatency(d.latencyNsTotal / d.requests) : '—'}, max ${fmtLatency(d.latencyNsMax)}${d.errors ? `, ${d.errors} failed` : ''}`),
+      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'latency'), el('th', { className: 'num' }, 'requests'), el('th', { style: 'width:50%' }, ''))), el('tbody', {}, ...rows)));
+  });
+  if (b.topProcesses.length > 0) {
+    out.push(el('div', { dataset: { blockioTop: 'processes' } }, el('h2', {}, 'top processes (block I/O bytes)'),
+      simpleTable(['bytes', 'requests', 'pid', 'comm', 'owner'], b.topProcesses.slice(0, 10).map((p) => [fmtBytes(p.bytes), p.requests, p.pid, p.comm, ownerOf(p)]), [0, 1, 2])));
+  }
+  return out;
+}
+
+// tcpdrop: drops per reason, top (reason, flow, owner) rows
+function tcpdropTables(t) {
+  const ep = (a, p) => (a ? `${a.includes(':') ? `[${a}]` : a}${p !== undefined ? `:${p}` : ''}` : '');
+  return [
+    el('div', { dataset: { tcpdropTop: 'reasons' } }, el('h2', {}, `drops per reason (${t.drops})`), simpleTable(['reason', 'drops'], t.perReason.map((r) => [r.reason, r.drops]), [1])),
+    el('div', { dataset: { tcpdropTop: 'flows' } }, el('h2', {}, 'top drops'),
+      simpleTable(['drops', 'reason', 'source', 'destination', 'comm', 'owner'], t.top.slice(0, 10).map((f) => [f.drops, f.reason, ep(f.saddr, f.sport), ep(f.daddr, f.dport), f.comm, ownerOf(f)]), [0])),
+  ];
 }
 
 function renderChart() {
