@@ -112,4 +112,35 @@ describe('dns in the kernel', { skip }, () => {
     );
     assert.ok(dns.filter((e) => e.kind === 'answer').every((e) => (e.latencyNs ?? 0) > 0));
   });
+  test('pod level: with the pod cgroup filtered at its level, the queries of a container created below it count; without the level they do not', async () => {
+    const pod = createTestCgroup(uniqueCgroupPath('dns-pod'));
+    const level = pod.relPath.split('/').length;
+    try {
+      const container = createTestCgroup(`${pod.relPath}/container`);
+      const [cmd, args] = ns.wrap('python3', ['-c', CLIENT]);
+      let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
+      const podLevel = await traceDuring({ gadget: 'dns', cgroupIds: [pod.id], ancestorLevels: [level] }, async () => {
+        run = await runInCgroup(container, cmd, args);
+        await runInCgroup(other, cmd, args);
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const port = Number(/port (\d+)/.exec(run.stdout)?.[1]);
+      assert.deepEqual(
+        (podLevel.events as DnsEvent[]).map((e) => [e.cgroupId, e.pid, e.kind, e.id, e.kind === 'query' ? e.sport : e.dport]),
+        [
+          [container.id, run.pid, 'query', 0x1111, port],
+          [container.id, run.pid, 'answer', 0x1111, port],
+          [container.id, run.pid, 'query', 0x2222, port],
+          [container.id, run.pid, 'answer', 0x2222, port],
+        ],
+      );
+      const exact = await traceDuring({ gadget: 'dns', cgroupIds: [pod.id] }, async () => {
+        await runInCgroup(container, cmd, args);
+      });
+      assert.deepEqual(exact.events, []);
+      await container.destroy();
+    } finally {
+      await pod.destroy();
+    }
+  });
 });

@@ -107,4 +107,29 @@ describe('tcpretrans in the kernel', { skip }, () => {
     assert.ok(established >= (retrans ?? 2), `${established} events while established for ${retrans} retransmits`);
     assert.ok(!retransmits.some((e) => e.sport === otherSport));
   });
+  test('pod level: with the pod cgroup filtered at its level, the retransmits of a container created below it count; without the level they do not', async () => {
+    const pod = createTestCgroup(uniqueCgroupPath('retrans-pod'));
+    const level = pod.relPath.split('/').length;
+    try {
+      const container = createTestCgroup(`${pod.relPath}/container`);
+      const [cmd, args] = ns.wrap('python3', ['-c', CLIENT, String(port)]);
+      let run = { stdout: '', code: 0 as number | null };
+      const podLevel = await traceDuring({ gadget: 'tcpretrans', cgroupIds: [pod.id], ancestorLevels: [level] }, async () => {
+        run = await runInCgroup(container, cmd, args);
+      });
+      assert.equal(run.code, 0, run.stdout);
+      const [, sport] = /sport (\d+)/.exec(run.stdout)?.map(Number) ?? [];
+      const retransmits = podLevel.events as TcpretransEvent[];
+      assert.ok(retransmits.length >= 2, `${retransmits.length} retransmits`);
+      for (const e of retransmits) assert.deepEqual([e.cgroupId, e.sport, e.dport, e.type], [container.id, sport, port, 'data']);
+      const exact = await traceDuring({ gadget: 'tcpretrans', cgroupIds: [pod.id] }, async () => {
+        const again = await runInCgroup(container, cmd, args);
+        assert.equal(again.code, 0, again.stdout);
+      });
+      assert.deepEqual(exact.events, []);
+      await container.destroy();
+    } finally {
+      await pod.destroy();
+    }
+  });
 });
