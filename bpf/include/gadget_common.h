@@ -19,6 +19,8 @@
  *   - struct gadget_event_header (48 bytes), the first member of every record;
  *   - gadget_cgroup_allowed() (the current task), gadget_cgroup_ptr_allowed()
  *     (a socket's cgroup: gadget_sock_cgroup()), gadget_reserve(), gadget_fill_header(),
+ *     GADGET_COUNTER() (a per-CPU count) and gadget_lookup_or_insert() (for
+ *     the gadgets that count in hash maps),
  *     gadget_submit() / gadget_output() (submit with the wake-up policy below);
  *   - read-only global `gadget_filter_ancestor_levels` (__u32, default 0): bit N
  *     set also admits a task whose cgroup ancestor at level N (the v2 root is
@@ -90,52 +92,31 @@ struct {
 	__uint(max_entries, GADGET_RINGBUF_SIZE);
 } events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+/* A per-CPU counter: PERCPU_ARRAY of one __u64 (the reader sums the CPUs). */
+#define GADGET_COUNTER(name)                        \
+	struct {                                    \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
+		__uint(max_entries, 1);             \
+		__type(key, __u32);                 \
+		__type(value, __u64);               \
+	} name SEC(".maps")
+
+GADGET_COUNTER(drops);
 
 #define GADGET_ANCESTOR_LEVELS_MAX 32
 
 /* In a section of its own, so that every gadget's `config` stays at the start of .rodata. */
 const volatile __u32 gadget_filter_ancestor_levels SEC(".rodata.filter") = 0;
 
-/* True when the current task may be traced: always when filtering is off,
- * otherwise when its cgroup id, or its ancestor's at one of the levels of
- * gadget_filter_ancestor_levels, is in cgroup_filter. */
-static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
-{
-	__u64 cgid;
-	int level;
-
-	if (!filter_enabled)
-		return true;
-	cgid = bpf_get_current_cgroup_id();
-	if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
-		return true;
-	if (!gadget_filter_ancestor_levels)
-		return false;
-	for (level = 0; level < GADGET_ANCESTOR_LEVELS_MAX; level++) {
-		if (!(gadget_filter_ancestor_levels & (1u << level)))
-			continue;
-		cgid = bpf_get_current_ancestor_cgroup_id(level);
-		if (!cgid)
-			break; /* deeper than the task's own cgroup */
-		if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
-			return true;
-	}
-	return false;
-}
-
-/* The id of cgroup `cgrp`'s ancestor at `level` (0: the root), 0 when it is
- * deeper than cgrp or the kernel keeps no ancestor pointers (before 6.0:
- * cgroup.ancestor_ids, not supported here). */
+/* The id of the ancestor at `level` (0: the root) of cgroup `cgrp`, or of
+ * the current task's cgroup when cgrp is NULL; 0 when deeper than it, or
+ * when the kernel keeps no cgroup.ancestors pointers (before 6.0). */
 static __always_inline __u64 gadget_cgroup_ancestor_id(struct cgroup *cgrp, int level)
 {
 	struct cgroup *ancestor = NULL;
 
+	if (!cgrp)
+		return bpf_get_current_ancestor_cgroup_id(level);
 	if (!bpf_core_field_exists(cgrp->ancestors))
 		return 0;
 	if (level > BPF_CORE_READ(cgrp, level))
@@ -145,21 +126,13 @@ static __always_inline __u64 gadget_cgroup_ancestor_id(struct cgroup *cgrp, int 
 	return BPF_CORE_READ(ancestor, kn, id);
 }
 
-/* gadget_cgroup_allowed() for a cgroup found elsewhere than in the current
- * task (a socket's, when the event runs in softirq or timer context): its own
- * id, or its ancestor's at one of the levels of gadget_filter_ancestor_levels
- * (pod-level matching, as for tasks). No cgroup (a packet of no socket)
- * passes only with the filter off. */
-static __always_inline bool gadget_cgroup_ptr_allowed(bool filter_enabled, struct cgroup *cgrp)
+/* True when `cgid` (of cgroup `cgrp`, or of the current task's when NULL),
+ * or its ancestor's at one of the levels of gadget_filter_ancestor_levels,
+ * is in cgroup_filter. */
+static __always_inline bool gadget_filter_matches(__u64 cgid, struct cgroup *cgrp)
 {
-	__u64 cgid;
 	int level;
 
-	if (!filter_enabled)
-		return true;
-	if (!cgrp)
-		return false;
-	cgid = BPF_CORE_READ(cgrp, kn, id);
 	if (bpf_map_lookup_elem(&cgroup_filter, &cgid))
 		return true;
 	if (!gadget_filter_ancestor_levels)
@@ -176,14 +149,57 @@ static __always_inline bool gadget_cgroup_ptr_allowed(bool filter_enabled, struc
 	return false;
 }
 
-/* Count one lost record (called when a reserve fails). */
-static __always_inline void gadget_count_drop(void)
+/* True when the current task may be traced: always when filtering is off,
+ * otherwise when its cgroup id, or its ancestor's at one of the levels of
+ * gadget_filter_ancestor_levels, is in cgroup_filter. */
+static __always_inline bool gadget_cgroup_allowed(bool filter_enabled)
+{
+	return !filter_enabled || gadget_filter_matches(bpf_get_current_cgroup_id(), NULL);
+}
+
+/* gadget_cgroup_allowed() for a cgroup found elsewhere than in the current
+ * task (a socket's, when the event runs in softirq or timer context): its own
+ * id, or its ancestor's at one of the levels of gadget_filter_ancestor_levels
+ * (pod-level matching, as for tasks). No cgroup (a packet of no socket)
+ * passes only with the filter off. */
+static __always_inline bool gadget_cgroup_ptr_allowed(bool filter_enabled, struct cgroup *cgrp)
+{
+	if (!filter_enabled)
+		return true;
+	return cgrp && gadget_filter_matches(BPF_CORE_READ(cgrp, kn, id), cgrp);
+}
+
+/* Add one to a GADGET_COUNTER. */
+static __always_inline void gadget_counter_inc(void *counter)
 {
 	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+	__u64 *n = bpf_map_lookup_elem(counter, &zero);
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+/* Count one lost record (called when a reserve fails). */
+static __always_inline void gadget_count_drop(void)
+{
+	gadget_counter_inc(&drops);
+}
+
+/* The value of `key` in the hash map `map`, inserted as `init` when absent
+ * (another CPU inserting it meanwhile is fine: -EEXIST, then found); NULL
+ * when the map is full, counted in the GADGET_COUNTER `full`. For the
+ * gadgets that count in the kernel instead of sending records. */
+static __always_inline void *gadget_lookup_or_insert(void *map, const void *key, const void *init, void *full)
+{
+	void *value = bpf_map_lookup_elem(map, key);
+
+	if (value)
+		return value;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	value = bpf_map_lookup_elem(map, key);
+	if (!value)
+		gadget_counter_inc(full);
+	return value;
 }
 
 /* Reserve `size` bytes in the events ring buffer; on failure count a drop
@@ -233,6 +249,9 @@ static __always_inline void gadget_fill_header(struct gadget_event_header *h)
 	h->tid = (__u32)pid_tgid;
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)bpf_get_current_uid_gid();
+	/* older kernels (6.1) leave the bytes after the NUL as they were: zero them,
+	 * since the gadgets that count in the kernel key their maps by comm */
+	__builtin_memset(h->comm, 0, sizeof(h->comm));
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

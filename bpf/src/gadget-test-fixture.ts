@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { TestCgroup } from '../../test/support/cgroups.ts';
+import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from '../../test/support/cgroups.ts';
 import { getGadget } from '../gadgets/index.ts';
 import type { GadgetEvent } from './gadget-definition.ts';
 import { GadgetSession } from './gadget-session.ts';
@@ -79,4 +79,26 @@ export function runInCgroup(cgroup: TestCgroup, cmd: string, args: string[] = []
     child.on('error', reject);
     child.on('close', (code) => resolve({ pid: child.pid ?? -1, code, stdout, stderr }));
   });
+}
+
+export interface PodCgroups {
+  /** A cgroup standing for a pod: the one in the filter. */
+  pod: TestCgroup;
+  /** A cgroup below it, created after the pod, standing for a container the pod started later. */
+  container: TestCgroup;
+  /** The pod cgroup's level (the v2 root is 0): what the runner passes as ancestorLevels. */
+  level: number;
+}
+
+/** Run `fn` with a pod cgroup and a container cgroup below it; both are removed afterwards, also on failure. */
+export async function withPodCgroup(label: string, fn: (cgroups: PodCgroups) => Promise<void>): Promise<void> {
+  const pod = createTestCgroup(uniqueCgroupPath(label));
+  let container: TestCgroup | undefined;
+  try {
+    container = createTestCgroup(`${pod.relPath}/container`);
+    await fn({ pod, container, level: pod.relPath.split('/').length });
+  } finally {
+    await container?.destroy();
+    await pod.destroy();
+  }
 }

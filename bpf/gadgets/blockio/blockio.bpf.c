@@ -101,12 +101,7 @@ struct {
 } blockio_stats SEC(".maps");
 
 /* Completed requests not counted because blockio_stats was full. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} blockio_stats_full SEC(".maps");
+GADGET_COUNTER(blockio_stats_full);
 
 /* floor(log2(v)), 0 for 0 */
 static __always_inline __u32 log2_u64(__u64 v)
@@ -126,8 +121,7 @@ static __always_inline void count_request(struct blockio_event *e, __u64 latency
 {
 	struct blockio_stats_key key = {};
 	struct blockio_stats *st, zero = {};
-	__u32 index = 0, slot;
-	__u64 *full;
+	__u64 slot; /* 64-bit: a 32-bit index loses its bound on older verifiers (6.1) */
 
 	key.cgroup_id = e->hdr.cgroup_id;
 	key.pid = e->hdr.pid;
@@ -136,18 +130,9 @@ static __always_inline void count_request(struct blockio_event *e, __u64 latency
 	key.minor = e->minor;
 	__builtin_memcpy(key.comm, e->hdr.comm, sizeof(key.comm));
 	__builtin_memcpy(key.disk, e->disk, sizeof(key.disk));
-	st = bpf_map_lookup_elem(&blockio_stats, &key);
-	if (!st) {
-		/* fails with -EEXIST when another CPU added it meanwhile (fine), -E2BIG when full */
-		bpf_map_update_elem(&blockio_stats, &key, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&blockio_stats, &key);
-		if (!st) {
-			full = bpf_map_lookup_elem(&blockio_stats_full, &index);
-			if (full)
-				__sync_fetch_and_add(full, 1);
-			return;
-		}
-	}
+	st = gadget_lookup_or_insert(&blockio_stats, &key, &zero, &blockio_stats_full);
+	if (!st)
+		return;
 	slot = log2_u64(latency_ns / 1000);
 	if (slot >= BLOCKIO_LATENCY_SLOTS)
 		slot = BLOCKIO_LATENCY_SLOTS - 1;

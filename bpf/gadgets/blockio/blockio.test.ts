@@ -1,14 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
-import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
+import { buildGadgetObject, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
 import { validateParams } from '../index.ts';
 import { blockioGadget, decodeBlockio, requestOp, type BlockioEvent } from './blockio.ts';
 import { BlockioTally, latencySlot, mergeBlockioSummaries } from './blockio-summary.ts';
+import { createTestLoopDevice, directIo, type DirectIoRun, type TestLoopDevice } from './blockio-test-workload.ts';
 
 const ctx = { bootToWallOffsetNs: 0n };
 
@@ -65,75 +62,55 @@ const skip = kernelTestSkipReason();
 describe('blockio in the kernel', { skip }, () => {
   let traced: TestCgroup;
   let other: TestCgroup;
-  let dir: string;
-  let loop = '';
+  let loop: TestLoopDevice | undefined;
   before(() => {
     buildGadgetObject('blockio');
     traced = createTestCgroup(uniqueCgroupPath('blockio-traced'));
     other = createTestCgroup(uniqueCgroupPath('blockio-other'));
-    dir = mkdtempSync(join(tmpdir(), 'tj-blockio-'));
-    const backing = join(dir, 'disk.img');
-    writeFileSync(backing, '');
-    truncateSync(backing, 4 << 20);
-    // dd opens the loop device itself with O_DIRECT; the backing file may be on tmpfs, which before
-    // Linux 6.6 does not take O_DIRECT, so the loop device's own I/O stays buffered
-    loop = execFileSync('losetup', ['--find', '--show', backing], { encoding: 'utf8' }).trim();
+    loop = createTestLoopDevice();
   });
   after(async () => {
-    if (loop) execFileSync('losetup', ['--detach', loop]);
+    loop?.destroy();
     await traced?.destroy();
     await other?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('stream: O_DIRECT reads and writes of the traced process with disk, op, sector and bytes; nothing of the other cgroup', async () => {
-    let reads = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
-    let writes = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
+    const disk = loop!;
+    let run: DirectIoRun = { readerPid: 0, writerPid: 0 };
     const { events, lostEvents } = await traceDuring({ gadget: 'blockio', params: { mode: 'stream' }, cgroupIds: [traced.id] }, async () => {
-      reads = await runInCgroup(traced, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=3', 'iflag=direct', 'status=none']);
-      writes = await runInCgroup(traced, 'dd', ['if=/dev/zero', `of=${loop}`, 'bs=8192', 'count=2', 'seek=10', 'oflag=direct', 'status=none']);
-      const otherRun = await runInCgroup(other, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=5', 'iflag=direct', 'status=none']);
-      assert.equal(otherRun.code, 0, otherRun.stderr);
+      run = await directIo(disk, traced, other);
     });
-    assert.equal(reads.code, 0, reads.stderr);
-    assert.equal(writes.code, 0, writes.stderr);
     assert.equal(lostEvents, 0);
-    const [major, minor] = [Math.floor(statSync(loop).rdev / 256), statSync(loop).rdev % 256];
     // only the traced cgroup's I/O; its processes also page in their programs from the system disk
     assert.ok(events.every((e) => e.cgroupId === traced.id));
-    const onLoop = (events as BlockioEvent[]).filter((e) => e.disk === basename(loop));
+    const onLoop = (events as BlockioEvent[]).filter((e) => e.disk === disk.disk);
     const seen = onLoop.map((e) => [e.cgroupId, e.pid, e.comm, e.disk, e.device, e.op, e.sector, e.bytes, e.error]);
-    const io = (pid: number, op: string, sector: number, bytes: number) => [traced.id, pid, 'dd', basename(loop), `${major}:${minor}`, op, sector, bytes, undefined];
+    const io = (pid: number, op: string, sector: number, bytes: number) => [traced.id, pid, 'dd', disk.disk, disk.device, op, sector, bytes, undefined];
     assert.deepEqual(seen, [
-      io(reads.pid, 'read', 0, 4096),
-      io(reads.pid, 'read', 8, 4096),
-      io(reads.pid, 'read', 16, 4096),
-      io(writes.pid, 'write', 160, 8192),
-      io(writes.pid, 'write', 176, 8192),
+      io(run.readerPid, 'read', 0, 4096),
+      io(run.readerPid, 'read', 8, 4096),
+      io(run.readerPid, 'read', 16, 4096),
+      io(run.writerPid, 'write', 160, 8192),
+      io(run.writerPid, 'write', 176, 8192),
     ]);
     assert.ok(onLoop.every((e) => e.latencyNs > 0));
   });
+
   test('summary: counted in the kernel per process, disk and op, with the latency histogram; nothing of the other cgroup', async () => {
-    let reads = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
-    let writes = { pid: 0, code: 0 as number | null, stderr: '', stdout: '' };
+    const disk = loop!;
+    let run: DirectIoRun = { readerPid: 0, writerPid: 0 };
     const { events, lostEvents } = await traceDuring({ gadget: 'blockio', cgroupIds: [traced.id] }, async () => {
-      reads = await runInCgroup(traced, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=3', 'iflag=direct', 'status=none']);
-      writes = await runInCgroup(traced, 'dd', ['if=/dev/zero', `of=${loop}`, 'bs=8192', 'count=2', 'seek=10', 'oflag=direct', 'status=none']);
-      const otherRun = await runInCgroup(other, 'dd', [`if=${loop}`, 'of=/dev/null', 'bs=4096', 'count=5', 'iflag=direct', 'status=none']);
-      assert.equal(otherRun.code, 0, otherRun.stderr);
+      run = await directIo(disk, traced, other);
     });
-    assert.equal(reads.code, 0, reads.stderr);
-    assert.equal(writes.code, 0, writes.stderr);
     assert.equal(lostEvents, 0);
-    const { rdev } = statSync(loop);
-    const device = `${Math.floor(rdev / 256)}:${rdev % 256}`;
     assert.ok(events.every((e) => e.cgroupId === traced.id));
-    const onLoop = (events as BlockioEvent[]).filter((e) => e.disk === basename(loop)).sort((a, b) => a.pid - b.pid);
+    const onLoop = (events as BlockioEvent[]).filter((e) => e.disk === disk.disk).sort((a, b) => a.pid - b.pid);
     assert.deepEqual(
       onLoop.map((e) => [e.cgroupId, e.pid, e.comm, e.disk, e.device, e.op, e.requests, e.bytes, e.errors]),
       [
-        [traced.id, reads.pid, 'dd', basename(loop), device, 'read', 3, 12288, 0],
-        [traced.id, writes.pid, 'dd', basename(loop), device, 'write', 2, 16384, 0],
+        [traced.id, run.readerPid, 'dd', disk.disk, disk.device, 'read', 3, 12288, 0],
+        [traced.id, run.writerPid, 'dd', disk.disk, disk.device, 'write', 2, 16384, 0],
       ],
     );
     for (const e of onLoop) {
@@ -145,8 +122,11 @@ describe('blockio in the kernel', { skip }, () => {
     const tally = new BlockioTally('summary');
     for (const e of events) tally.add(e);
     const tables = tally.result();
-    const loopRows = tables.perDevice.filter((d) => d.disk === basename(loop)).map((d) => [d.op, d.requests, d.bytes]);
-    assert.deepEqual(loopRows, [['read', 3, 12288], ['write', 2, 16384]]);
-    assert.ok(tables.topProcesses.some((p) => p.pid === writes.pid && p.bytes >= 16384));
+    const loopRows = tables.perDevice.filter((d) => d.disk === disk.disk).map((d) => [d.op, d.requests, d.bytes]);
+    assert.deepEqual(loopRows, [
+      ['read', 3, 12288],
+      ['write', 2, 16384],
+    ]);
+    assert.ok(tables.topProcesses.some((p) => p.pid === run.writerPid && p.bytes >= 16384));
   });
 });

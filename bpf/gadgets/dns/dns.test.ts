@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
 import { createTestNetns, type TestNetns } from '../../../test/support/netns.ts';
-import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
+import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring, withPodCgroup } from '../../src/gadget-test-fixture.ts';
 import { parseDnsMessage } from './dns-message.ts';
 import { decodeDns, type DnsEvent } from './dns.ts';
 
@@ -113,10 +113,7 @@ describe('dns in the kernel', { skip }, () => {
     assert.ok(dns.filter((e) => e.kind === 'answer').every((e) => (e.latencyNs ?? 0) > 0));
   });
   test('pod level: with the pod cgroup filtered at its level, the queries of a container created below it count; without the level they do not', async () => {
-    const pod = createTestCgroup(uniqueCgroupPath('dns-pod'));
-    const level = pod.relPath.split('/').length;
-    try {
-      const container = createTestCgroup(`${pod.relPath}/container`);
+    await withPodCgroup('dns-pod', async ({ pod, container, level }) => {
       const [cmd, args] = ns.wrap('python3', ['-c', CLIENT]);
       let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
       const podLevel = await traceDuring({ gadget: 'dns', cgroupIds: [pod.id], ancestorLevels: [level] }, async () => {
@@ -125,22 +122,11 @@ describe('dns in the kernel', { skip }, () => {
       });
       assert.equal(run.code, 0, run.stderr);
       const port = Number(/port (\d+)/.exec(run.stdout)?.[1]);
-      assert.deepEqual(
-        (podLevel.events as DnsEvent[]).map((e) => [e.cgroupId, e.pid, e.kind, e.id, e.kind === 'query' ? e.sport : e.dport]),
-        [
-          [container.id, run.pid, 'query', 0x1111, port],
-          [container.id, run.pid, 'answer', 0x1111, port],
-          [container.id, run.pid, 'query', 0x2222, port],
-          [container.id, run.pid, 'answer', 0x2222, port],
-        ],
-      );
-      const exact = await traceDuring({ gadget: 'dns', cgroupIds: [pod.id] }, async () => {
-        await runInCgroup(container, cmd, args);
-      });
+      const seen = (podLevel.events as DnsEvent[]).map((e) => [e.cgroupId, e.pid, e.kind, e.id, e.kind === 'query' ? e.sport : e.dport]);
+      const row = (kind: string, id: number) => [container.id, run.pid, kind, id, port];
+      assert.deepEqual(seen, [row('query', 0x1111), row('answer', 0x1111), row('query', 0x2222), row('answer', 0x2222)]);
+      const exact = await traceDuring({ gadget: 'dns', cgroupIds: [pod.id] }, () => runInCgroup(container, cmd, args).then(() => undefined));
       assert.deepEqual(exact.events, []);
-      await container.destroy();
-    } finally {
-      await pod.destroy();
-    }
+    });
   });
 });

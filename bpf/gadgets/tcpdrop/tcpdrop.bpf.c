@@ -107,12 +107,7 @@ struct {
 } tcpdrop_counts SEC(".maps");
 
 /* Drops not counted because tcpdrop_counts was full. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tcpdrop_counts_full SEC(".maps");
+GADGET_COUNTER(tcpdrop_counts_full);
 
 /* Scratch for building a drop's key (too big for the stack with the event). */
 struct {
@@ -126,8 +121,6 @@ static __always_inline void count_drop(struct tcpdrop_event *e)
 {
 	struct tcpdrop_count_key key = {};
 	struct tcpdrop_count *c, zero = {};
-	__u32 index = 0;
-	__u64 *full;
 
 	key.cgroup_id = e->hdr.cgroup_id;
 	key.pid = e->hdr.pid;
@@ -141,18 +134,9 @@ static __always_inline void count_drop(struct tcpdrop_event *e)
 	key.has_sock = e->has_sock;
 	__builtin_memcpy(key.saddr, e->saddr, sizeof(key.saddr));
 	__builtin_memcpy(key.daddr, e->daddr, sizeof(key.daddr));
-	c = bpf_map_lookup_elem(&tcpdrop_counts, &key);
-	if (!c) {
-		/* fails with -EEXIST when another CPU added it meanwhile (fine), -E2BIG when full */
-		bpf_map_update_elem(&tcpdrop_counts, &key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&tcpdrop_counts, &key);
-		if (!c) {
-			full = bpf_map_lookup_elem(&tcpdrop_counts_full, &index);
-			if (full)
-				__sync_fetch_and_add(full, 1);
-			return;
-		}
-	}
+	c = gadget_lookup_or_insert(&tcpdrop_counts, &key, &zero, &tcpdrop_counts_full);
+	if (!c)
+		return;
 	__sync_fetch_and_add(&c->packets, 1);
 	/* plain stores (atomic OR needs BPF v3): two CPUs dropping the same flow at once may lose a
 	 * flag bit or keep either one's time and location; the packet count is exact */

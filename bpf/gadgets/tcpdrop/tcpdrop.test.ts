@@ -1,12 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../../../test/support/cgroups.ts';
-import { createTestNetns, type TestNetns } from '../../../test/support/netns.ts';
-import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring } from '../../src/gadget-test-fixture.ts';
+import { buildGadgetObject, runInCgroup, syntheticRecord, traceDuring, withPodCgroup } from '../../src/gadget-test-fixture.ts';
 import { validateParams } from '../index.ts';
 import { dropReasonName } from '../../src/kernel-enums.ts';
 import { decodeTcpdrop, tcpdropGadget, type TcpdropEvent } from './tcpdrop.ts';
 import { mergeTcpdropSummaries, TcpdropTally } from './tcpdrop-summary.ts';
+import { createUdpDropNetns, type DroppedSend, type UdpDropNetns } from './tcpdrop-test-workload.ts';
 
 const ctx = { bootToWallOffsetNs: 0n };
 
@@ -80,71 +80,47 @@ describe('tcpdrop decoder', () => {
   });
 });
 
-/** Sends three UDP datagrams that the namespace's OUTPUT chain drops; prints the source port. */
-const SENDER = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-for _ in range(3):
-    try:
-        s.sendto(b"x" * 32, ("127.0.0.1", int(sys.argv[1])))
-    except PermissionError:
-        pass
-print("sport", s.getsockname()[1], flush=True)
-`;
-
 const skip = kernelTestSkipReason();
 
 describe('tcpdrop in the kernel', { skip }, () => {
   let traced: TestCgroup;
   let other: TestCgroup;
-  let ns: TestNetns;
-  const port = 9999;
+  let net: UdpDropNetns;
   before(() => {
     buildGadgetObject('tcpdrop');
     traced = createTestCgroup(uniqueCgroupPath('drop-traced'));
     other = createTestCgroup(uniqueCgroupPath('drop-other'));
-    ns = createTestNetns('drop');
-    ns.exec('iptables', ['-w', '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);
+    net = createUdpDropNetns('drop');
   });
   after(async () => {
-    ns?.destroy();
+    net?.destroy();
     await traced?.destroy();
     await other?.destroy();
   });
 
+  const dropRow = (e: TcpdropEvent) => [e.cgroupId, e.pid, e.comm, e.reason, e.family, e.saddr, e.daddr, e.sport, e.dport, e.protocol, e.hasSocket];
+
   test('stream: netfilter drops of the traced process with reason, addresses, ports and the sender; nothing of the other cgroup', async () => {
-    let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
+    let sent: DroppedSend = { pid: 0, sport: 0 };
     const { events, lostEvents } = await traceDuring({ gadget: 'tcpdrop', params: { mode: 'stream' }, cgroupIds: [traced.id] }, async () => {
-      const [cmd, args] = ns.wrap('python3', ['-c', SENDER, String(port)]);
-      run = await runInCgroup(traced, cmd, args);
-      const otherRun = await runInCgroup(other, cmd, args);
-      assert.equal(otherRun.code, 0, otherRun.stderr);
+      sent = await net.send(traced);
+      await net.send(other);
     });
-    assert.equal(run.code, 0, run.stderr);
     assert.equal(lostEvents, 0);
-    const sport = Number(/sport (\d+)/.exec(run.stdout)?.[1]);
-    const expected = [traced.id, run.pid, 'python3', 'NETFILTER_DROP', 'inet', '127.0.0.1', '127.0.0.1', sport, port, 'udp', true];
-    assert.deepEqual(
-      (events as TcpdropEvent[]).map((e) => [e.cgroupId, e.pid, e.comm, e.reason, e.family, e.saddr, e.daddr, e.sport, e.dport, e.protocol, e.hasSocket]),
-      [expected, expected, expected],
-    );
+    const expected = [traced.id, sent.pid, 'python3', 'NETFILTER_DROP', 'inet', '127.0.0.1', '127.0.0.1', sent.sport, net.port, 'udp', true];
+    assert.deepEqual((events as TcpdropEvent[]).map(dropRow), [expected, expected, expected]);
   });
 
   test('summary: the drops counted in the kernel, one row per reason, flow and sender; nothing of the other cgroup', async () => {
-    let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
+    let sent: DroppedSend = { pid: 0, sport: 0 };
     const { events, lostEvents } = await traceDuring({ gadget: 'tcpdrop', cgroupIds: [traced.id] }, async () => {
-      const [cmd, args] = ns.wrap('python3', ['-c', SENDER, String(port)]);
-      run = await runInCgroup(traced, cmd, args);
-      const otherRun = await runInCgroup(other, cmd, args);
-      assert.equal(otherRun.code, 0, otherRun.stderr);
+      sent = await net.send(traced);
+      await net.send(other);
     });
-    assert.equal(run.code, 0, run.stderr);
     assert.equal(lostEvents, 0);
-    const sport = Number(/sport (\d+)/.exec(run.stdout)?.[1]);
     assert.deepEqual(
-      (events as TcpdropEvent[]).map((e) => [e.cgroupId, e.pid, e.comm, e.reason, e.family, e.saddr, e.daddr, e.sport, e.dport, e.protocol, e.hasSocket, e.packets]),
-      [[traced.id, run.pid, 'python3', 'NETFILTER_DROP', 'inet', '127.0.0.1', '127.0.0.1', sport, port, 'udp', true, 3]],
+      (events as TcpdropEvent[]).map((e) => [...dropRow(e), e.packets]),
+      [[traced.id, sent.pid, 'python3', 'NETFILTER_DROP', 'inet', '127.0.0.1', '127.0.0.1', sent.sport, net.port, 'udp', true, 3]],
     );
     assert.match(events[0]!.location as string, /^0x[0-9a-f]+$/);
   });
@@ -152,38 +128,28 @@ describe('tcpdrop in the kernel', { skip }, () => {
   test('the protocol param keeps only that protocol (both modes)', async () => {
     for (const mode of ['summary', 'stream']) {
       const { events } = await traceDuring({ gadget: 'tcpdrop', params: { mode, protocol: 'tcp' }, cgroupIds: [traced.id] }, async () => {
-        const [cmd, args] = ns.wrap('python3', ['-c', SENDER, String(port)]);
-        await runInCgroup(traced, cmd, args);
+        await net.send(traced);
       });
       assert.deepEqual(events, [], mode);
     }
   });
 
   test('pod level: with the pod cgroup filtered at its level, a socket of a container created below it later counts; without the level it does not', async () => {
-    const pod = createTestCgroup(uniqueCgroupPath('drop-pod'));
-    const level = pod.relPath.split('/').length;
-    try {
-      const container = createTestCgroup(`${pod.relPath}/container`);
-      const [cmd, args] = ns.wrap('python3', ['-c', SENDER, String(port)]);
-      let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
+    await withPodCgroup('drop-pod', async ({ pod, container, level }) => {
+      let sent: DroppedSend = { pid: 0, sport: 0 };
       const podLevel = await traceDuring({ gadget: 'tcpdrop', cgroupIds: [pod.id], ancestorLevels: [level] }, async () => {
-        run = await runInCgroup(container, cmd, args);
-        await runInCgroup(other, cmd, args);
+        sent = await net.send(container);
+        await net.send(other);
       });
-      assert.equal(run.code, 0, run.stderr);
-      const sport = Number(/sport (\d+)/.exec(run.stdout)?.[1]);
       assert.deepEqual(
         (podLevel.events as TcpdropEvent[]).map((e) => [e.cgroupId, e.pid, e.comm, e.reason, e.sport, e.dport, e.packets]),
-        [[container.id, run.pid, 'python3', 'NETFILTER_DROP', sport, port, 3]],
+        [[container.id, sent.pid, 'python3', 'NETFILTER_DROP', sent.sport, net.port, 3]],
       );
       const exact = await traceDuring({ gadget: 'tcpdrop', cgroupIds: [pod.id] }, async () => {
-        await runInCgroup(container, cmd, args);
+        await net.send(container);
       });
       assert.deepEqual(exact.events, []);
-      await container.destroy();
-    } finally {
-      await pod.destroy();
-    }
+    });
   });
 
   test('a full counts table: what it could not count is lost, counted exactly', async () => {
@@ -203,7 +169,7 @@ for sport in range(first, first + n):
 `;
     let run = { pid: 0, stdout: '', stderr: '', code: 0 as number | null };
     const { events, lostEvents } = await traceDuring({ gadget: 'tcpdrop', cgroupIds: [traced.id] }, async () => {
-      const [cmd, args] = ns.wrap('python3', ['-c', script, '20000', String(flows), String(port)]);
+      const [cmd, args] = net.ns.wrap('python3', ['-c', script, '20000', String(flows), String(net.port)]);
       run = await runInCgroup(traced, cmd, args);
     });
     assert.equal(run.code, 0, run.stderr);
