@@ -1,5 +1,5 @@
 /**
- * For blockio's tests (its own and the end-to-end one): a loop device of 4 MiB, and dd doing
+ * For blockio's tests (its own, the end-to-end one, the benchmark): a loop device, and dd doing
  * O_DIRECT I/O on it from a cgroup — 3 reads of 4 KiB from sector 0, then 2 writes of 8 KiB from
  * sector 160 — while a second cgroup reads 5 × 4 KiB that must not show.
  */
@@ -19,11 +19,12 @@ export interface TestLoopDevice {
   destroy(): void;
 }
 
-export function createTestLoopDevice(): TestLoopDevice {
+/** A loop device over a sparse file of `bytes` (default 4 MiB). */
+export function createTestLoopDevice(bytes = 4 << 20): TestLoopDevice {
   const dir = mkdtempSync(join(tmpdir(), 'tj-blockio-'));
   const backing = join(dir, 'disk.img');
   writeFileSync(backing, '');
-  truncateSync(backing, 4 << 20);
+  truncateSync(backing, bytes);
   // dd opens the loop device itself with O_DIRECT; the backing file may be on tmpfs, which before
   // Linux 6.6 does not take O_DIRECT, so the loop device's own I/O stays buffered
   let path: string;
