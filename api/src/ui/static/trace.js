@@ -66,10 +66,10 @@ function blockioTables(b) {
     const max = Math.max(0, ...d.latencyUsSlots);
     const rows = d.latencyUsSlots.map((count, i) => el('tr', {},
       el('td', { className: 'mono' }, `${i === 0 ? 0 : 2 ** i} – ${2 ** (i + 1) - 1} us`), el('td', { className: 'num' }, count),
-      el('td', {}, el('span', { className: 'hist-bar', style: `display:inline-block;height:.8em;background:#4a7fd4;width:${max ? (100 * count) / max : 0}%` }))));
+      el('td', {}, el('span', { className: 'hist-bar', style: `width:${max ? (100 * count) / max : 0}%` }))));
     return el('div', { dataset: { blockioDevice: `${d.disk} ${d.op}` } }, el('h2', {}, `${d.disk} ${d.op}: ${d.requests} requests, ${fmtBytes(d.bytes)}`),
       el('p', { className: 'muted' }, `avg ${d.requests ? fmtLatency(d.latencyNsTotal / d.requests) : '—'}, max ${fmtLatency(d.latencyNsMax)}${d.errors ? `, ${d.errors} failed` : ''}`),
-      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'latency'), el('th', { className: 'num' }, 'requests'), el('th', { style: 'width:50%' }, ''))), el('tbody', {}, ...rows)));
+      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'latency'), el('th', { className: 'num' }, 'requests'), el('th', { className: 'hist' }, ''))), el('tbody', {}, ...rows)));
   });
   if (b.topProcesses.length > 0) {
     out.push(el('div', { dataset: { blockioTop: 'processes' } }, el('h2', {}, 'top processes (block I/O bytes)'),
