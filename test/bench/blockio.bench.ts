@@ -17,7 +17,6 @@
  * its result does not grow with the number of requests.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createTestLoopDevice, type TestLoopDevice } from '../../bpf/gadgets/blockio/blockio-test-workload.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
@@ -25,6 +24,7 @@ import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { DEFAULT_RING_BUFFER_BYTES_PER_CPU, ringBufferBytesFor } from '../../bpf/src/ring-buffer-size.ts';
 import { cpus } from 'node:os';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
+import { median, processCpuMs } from './bench-figures.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,20 +44,6 @@ const skip = kernelTestSkipReason();
 if (skip) {
   console.log(JSON.stringify({ bench: 'blockio', skipped: skip }));
   process.exit(0);
-}
-
-const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
 interface Result {

@@ -18,7 +18,7 @@
  * Prints one JSON line. Target: the workload slows down less than under bpftrace at the same frequency.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import type { ProfileEvent } from '../../bpf/gadgets/profile/profile.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
+import { median, processCpuMs } from './bench-figures.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -49,21 +50,6 @@ if (skip) {
 }
 
 const FREQUENCIES = [49, 999] as const;
-const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-/** utime + stime of a live process, ms. */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-}
-
 interface WorkloadTime {
   workloadMs: number;
   workloadWallMs: number;

@@ -5,19 +5,19 @@
  * Screenshot: test-artifacts/ui-blockio.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
 import { createTestLoopDevice, directIo, type TestLoopDevice } from '../../bpf/gadgets/blockio/blockio-test-workload.ts';
 import { buildGadgetObject } from '../../bpf/src/gadget-test-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { REPO_ROOT, startTracejobServer, type TracejobServer } from '../cli/tracejob-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
-const skip = kernelTestSkipReason() ?? (existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`);
+const skip = kernelTestSkipReason() ?? chromiumSkipReason();
 
 let server: TracejobServer | undefined;
 let browser: Browser | undefined;
@@ -32,10 +32,7 @@ before(async () => {
   target = createTestCgroup(uniqueCgroupPath('ui-blockio'));
   other = createTestCgroup(uniqueCgroupPath('ui-blockio-other'));
   loop = createTestLoopDevice();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchHeadlessChromium();
 });
 
 after(async () => {

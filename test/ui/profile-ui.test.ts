@@ -5,19 +5,19 @@
  * lists the top functions. The CSP holds: no console error. Screenshot: test-artifacts/ui-profile.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
 import { compileBurn, startInCgroup, type RunningWorkload } from '../../bpf/gadgets/profile/profile-test-workload.ts';
 import { buildGadgetObject } from '../../bpf/src/gadget-test-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { REPO_ROOT, startTracejobServer, type TracejobServer } from '../cli/tracejob-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
-const skip = kernelTestSkipReason() ?? (existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`);
+const skip = kernelTestSkipReason() ?? chromiumSkipReason();
 
 let server: TracejobServer | undefined;
 let browser: Browser | undefined;
@@ -33,10 +33,7 @@ before(async () => {
   server = await startTracejobServer();
   cgroup = createTestCgroup(uniqueCgroupPath('ui-profile'));
   workload = await startInCgroup(cgroup, burn, ['120', 'burn']);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchHeadlessChromium();
 });
 
 after(async () => {

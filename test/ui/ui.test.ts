@@ -4,16 +4,16 @@
  * events. A screenshot is saved under test-artifacts/ (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { REPO_ROOT, startTracejobServer, type TracejobServer } from '../cli/tracejob-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
-const skip = kernelTestSkipReason() ?? (existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`);
+const skip = kernelTestSkipReason() ?? chromiumSkipReason();
 
 let server: TracejobServer | undefined;
 let browser: Browser | undefined;
@@ -24,10 +24,7 @@ before(async () => {
   server = await startTracejobServer();
   cgroup = createTestCgroup(uniqueCgroupPath('ui'));
   cgroup.spawn('/bin/sh', ['-c', 'while :; do /bin/true; sleep 0.1; done']);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchHeadlessChromium();
 });
 
 after(async () => {
