@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
-import { clusterDown, clusterIsUp, clusterSkipReason, clusterUp, kubectl, type UpTimings } from '../cluster/node-cluster.ts';
+import { clusterDown, clusterIsUp, clusterSkipReason, clusterUp, imageSize, kubectl, NODE_IMAGES, type UpTimings } from '../cluster/node-cluster.ts';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(values.runs) || 3);
@@ -119,6 +119,10 @@ try {
   out('postToFinishedSeconds', toFinished, { durationSeconds: 5, overheadSeconds: toFinished.map((s) => Number((s - 5).toFixed(3))) });
   out('runnerPodCreatedToRunningSeconds', runnerCreateToRunning);
   out('referencePodCreatedToRunningSeconds', referenceCreateToRunning, { what: 'plain busybox pod, kubectl run → Running, same node and run' });
+  for (const image of NODE_IMAGES) {
+    const bytes = imageSize(image);
+    console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'imageBytes', image, bytes, what: "containerd's content store: compressed layers + config" }) : `${image}: ${bytes === undefined ? '?' : (bytes / 1024 ** 2).toFixed(1)} MiB`);
+  }
   console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'clusterUpSeconds', seconds: upSeconds, reused: !startedHere, steps: upTimings }) : `cluster up: ${upSeconds.toFixed(1)} s${startedHere ? '' : ' (reused)'}`);
 } finally {
   kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });

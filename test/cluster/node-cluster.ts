@@ -81,7 +81,8 @@ function run(cmd: string, args: readonly string[], opts: { input?: string; allow
 }
 
 export function kubectl(args: readonly string[], opts: { input?: string; allowFail?: boolean } = {}): SpawnSyncReturns<string> {
-  return run(bin('kubectl'), ['--kubeconfig', kubeconfigFile, ...args], opts);
+  // Its discovery cache under the state directory, not ~/.kube.
+  return run(bin('kubectl'), ['--kubeconfig', kubeconfigFile, '--cache-dir', join(S, 'kubectl-cache'), ...args], opts);
 }
 
 function ctr(args: readonly string[], opts: { allowFail?: boolean } = {}): SpawnSyncReturns<string> {
@@ -95,8 +96,8 @@ export function clusterSkipReason(): string | undefined {
   if (missing.length > 0) {
     return `not built: ${missing.join(', ')} under ${binDir} (run scripts/build-test-binaries.sh: test/k8s/build-control-plane.sh and test/cluster/build-{node,runtime,coredns}.sh build them from the Go module proxy)`;
   }
-  for (const tool of ['buildah', 'mmdebstrap', 'iptables']) {
-    if (run('sh', ['-c', `command -v ${tool}`], { allowFail: true }).status !== 0) return `${tool} is missing (scripts/setup.sh --for-tests installs it)`;
+  for (const tool of ['buildah', 'mmdebstrap', 'iptables', 'ip6tables', 'nft']) {
+    if (run('sh', ['-c', `command -v ${tool}`], { allowFail: true }).status !== 0) return `${tool} is missing (scripts/setup.sh --for-tests installs it: ${tool === 'nft' ? 'nftables' : tool})`;
   }
   if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI plugins are missing (apt-get install containernetworking-plugins)';
   if (!existsSync('/sys/fs/cgroup/unified') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'no cgroup v2 mount';
@@ -272,43 +273,91 @@ function kubepodsCgroups(): string[] {
   return out;
 }
 
-/** The iptables chains the kubelet, kube-proxy and the CNI plugins create (KUBE-*, CNI-*). */
-function ourChains(): { table: string; chain: string }[] {
-  const out: { table: string; chain: string }[] = [];
-  for (const table of ['filter', 'nat', 'mangle']) {
-    const res = run('iptables', ['-t', table, '-S'], { allowFail: true });
-    for (const line of res.stdout.split('\n')) {
-      const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
-      if (m) out.push({ table, chain: m[1]! });
+const IPTABLES = ['iptables', 'ip6tables'] as const;
+const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw'] as const;
+
+/** The iptables chains (IPv4 and IPv6) the kubelet, kube-proxy and the CNI plugins create (KUBE-*, CNI-*). */
+function ourChains(): { cmd: string; table: string; chain: string }[] {
+  const out: { cmd: string; table: string; chain: string }[] = [];
+  for (const cmd of IPTABLES) {
+    for (const table of IPTABLES_TABLES) {
+      const res = run(cmd, ['-t', table, '-S'], { allowFail: true });
+      for (const line of res.stdout.split('\n')) {
+        const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
+        if (m) out.push({ cmd, table, chain: m[1]! });
+      }
     }
   }
   return out;
 }
 
-/** Deletes every rule that jumps to one of our chains, then the chains. */
+/** Deletes every rule that jumps to one of our chains (IPv4 and IPv6), then the chains. */
 function removeChains(): void {
-  for (const table of ['filter', 'nat', 'mangle']) {
-    const rules = run('iptables', ['-t', table, '-S'], { allowFail: true }).stdout.split('\n');
-    for (const rule of rules) {
-      if (/^-A /.test(rule) && / -j (KUBE|CNI)-/.test(rule) && !/^-A (KUBE|CNI)-/.test(rule)) {
-        run('sh', ['-c', `iptables -t ${table} ${rule.replace(/^-A /, '-D ')}`], { allowFail: true });
-      }
-    }
-    const chains = ourChains().filter((c) => c.table === table);
-    for (const c of chains) run('iptables', ['-t', table, '-F', c.chain], { allowFail: true });
-    for (const c of chains) run('iptables', ['-t', table, '-X', c.chain], { allowFail: true });
-  }
-  for (const table of ['filter', 'nat', 'mangle']) {
-    for (const ip6 of ['ip6tables']) {
-      const res = run(ip6, ['-t', table, '-S'], { allowFail: true });
-      for (const line of res.stdout.split('\n')) {
-        const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
-        if (m) {
-          run(ip6, ['-t', table, '-F', m[1]!], { allowFail: true });
-          run(ip6, ['-t', table, '-X', m[1]!], { allowFail: true });
+  for (const cmd of IPTABLES) {
+    for (const table of IPTABLES_TABLES) {
+      const chains = ourChains().filter((c) => c.cmd === cmd && c.table === table);
+      if (chains.length === 0) continue;
+      const rules = run(cmd, ['-t', table, '-S'], { allowFail: true }).stdout.split('\n');
+      for (const rule of rules) {
+        if (/^-A /.test(rule) && / -j (KUBE|CNI)-/.test(rule) && !/^-A (KUBE|CNI)-/.test(rule)) {
+          run('sh', ['-c', `${cmd} -t ${table} ${rule.replace(/^-A /, '-D ')}`], { allowFail: true });
         }
       }
+      for (const c of chains) run(cmd, ['-t', table, '-F', c.chain], { allowFail: true });
+      for (const c of chains) run(cmd, ['-t', table, '-X', c.chain], { allowFail: true });
     }
+  }
+}
+
+interface NftTable {
+  family: string;
+  name: string;
+  /** Rules in any of its chains. */
+  rules: number;
+  /** Chains other than base chains with policy accept (what iptables-nft makes of a bare table). */
+  ownChains: number;
+}
+
+/** The nftables tables of the machine's network namespace (undefined without the nft tool). */
+function nftTables(): NftTable[] | undefined {
+  const res = run('nft', ['-j', 'list', 'ruleset'], { allowFail: true });
+  if (res.status !== 0) return undefined;
+  const items = (JSON.parse(res.stdout) as { nftables: Record<string, { family: string; name?: string; table?: string; type?: string; policy?: string }>[] }).nftables;
+  const tables = new Map<string, NftTable>();
+  const key = (family: string, name: string) => `${family} ${name}`;
+  for (const item of items) {
+    if (item.table) tables.set(key(item.table.family, item.table.name!), { family: item.table.family, name: item.table.name!, rules: 0, ownChains: 0 });
+  }
+  for (const item of items) {
+    const t = item.chain ? tables.get(key(item.chain.family, item.chain.table!)) : item.rule ? tables.get(key(item.rule.family, item.rule.table!)) : undefined;
+    if (!t) continue;
+    if (item.rule) t.rules++;
+    else if (!(item.chain!.type && (item.chain!.policy ?? 'accept') === 'accept')) t.ownChains++;
+  }
+  return [...tables.values()];
+}
+
+const tableName = (t: Pick<NftTable, 'family' | 'name'>) => `${t.family} ${t.name}`;
+
+/**
+ * The nftables tables a cluster made: kube-proxy's own (`kube-proxy`, made by its nftables code
+ * even in iptables mode) and, on an iptables-nft machine, the iptables tables that did not exist
+ * before cluster:up (`baseline`) and hold nothing of anybody else's now that our chains are gone.
+ */
+function ourNftTables(baseline: readonly string[] | undefined): NftTable[] {
+  const before = new Set(baseline ?? []);
+  return (nftTables() ?? []).filter((t) => t.name === 'kube-proxy' || (baseline !== undefined && !before.has(tableName(t)) && t.rules === 0 && t.ownChains === 0));
+}
+
+function removeNftTables(baseline: readonly string[] | undefined): void {
+  for (const t of ourNftTables(baseline)) run('nft', ['delete', 'table', t.family, t.name], { allowFail: true });
+}
+
+function readNftBaseline(): string[] | undefined {
+  try {
+    return JSON.parse(readFileSync(join(S, 'nft-tables.json'), 'utf8')) as string[];
+  } catch {
+    return undefined;
   }
 }
 
@@ -506,7 +555,15 @@ export async function clusterUp(opts: { timings?: UpTimings } = {}): Promise<Clu
 
 async function bringUp(timings: UpTimings): Promise<void> {
   const images = await timed(timings, 'images', () => {
-    const res = run('bash', [join(repoRoot, 'test/cluster/build-images.sh')], { timeoutMs: 3_600_000 });
+    // The builds' progress goes to logs/images.log as it happens (a cold build takes many minutes).
+    const fd = openSync(join(logDir, 'images.log'), 'w');
+    let res: SpawnSyncReturns<string>;
+    try {
+      res = spawnSync('bash', [join(repoRoot, 'test/cluster/build-images.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', fd], timeout: 3_600_000 });
+    } finally {
+      closeSync(fd);
+    }
+    if (res.error || res.status !== 0) throw new Error(`test/cluster/build-images.sh failed (${res.error?.message ?? `exit ${res.status}`}); the end of logs/images.log:\n${logTail('images', 40)}`);
     return res.stdout.trim().split('\n').pop()!;
   });
 
@@ -514,7 +571,9 @@ async function bringUp(timings: UpTimings): Promise<void> {
   const saved: Record<string, string> = {};
   for (const k of SYSCTLS) saved[k] = readSysctl(k);
   writeFileSync(join(S, 'sysctls.json'), JSON.stringify(saved));
-  writeFileSync(join(S, 'var-log-containers.json'), JSON.stringify({ existed: existsSync('/var/log/containers') }));
+  writeFileSync(join(S, 'host-paths.json'), JSON.stringify(HOST_PATHS.filter((p) => existsSync(p))));
+  // The nftables tables there are before the kubelet, kube-proxy and CNI add theirs (iptables-nft).
+  writeFileSync(join(S, 'nft-tables.json'), JSON.stringify((nftTables() ?? []).map(tableName)));
 
   await timed(timings, 'network', () => {
     // A veth pair (this kernel has no dummy driver); the peer stays unconfigured.
@@ -604,6 +663,10 @@ async function bringUp(timings: UpTimings): Promise<void> {
       `--root-ca-file=${ca}`,
       `--service-cluster-ip-range=${CLUSTER.serviceCidr}`,
       '--leader-elect=false',
+      // A node without a heartbeat for 20 s is NotReady (default 40 s): the e2e's killed kubelet
+      // ends its trace sooner. Twice the kubelet's lease renewal interval (10 s), so load alone
+      // does not flap it.
+      '--node-monitor-grace-period=20s',
       '--bind-address=127.0.0.1',
       `--secure-port=${await freeLoopbackPort()}`,
       '--v=1',
@@ -728,6 +791,8 @@ export async function clusterDown(): Promise<string[]> {
   await stopDaemon('etcd');
   if (existsSync(bin('kube-proxy'))) run(bin('kube-proxy'), ['--cleanup'], { allowFail: true });
   removeChains();
+  const nftBaseline = readNftBaseline();
+  removeNftTables(nftBaseline);
 
   for (const m of mountsUnder(S)) run('umount', ['-l', m], { allowFail: true });
   for (const dir of kubepodsCgroups()) {
@@ -744,17 +809,34 @@ export async function clusterDown(): Promise<string[]> {
   } catch {
     /* nothing was changed */
   }
-  try {
-    const { existed } = JSON.parse(readFileSync(join(S, 'var-log-containers.json'), 'utf8')) as { existed: boolean };
-    if (!existed) rmSync('/var/log/containers', { recursive: true, force: true });
-  } catch {
-    /* never created */
-  }
+  const hostPathsBefore = readHostPathsBefore();
+  for (const p of createdHostPaths(hostPathsBefore)) rmSync(p, { recursive: true, force: true });
   rmSync('/run/tracejob-buildah', { recursive: true, force: true });
   if (mountsUnder(S).length === 0) rmSync(S, { recursive: true, force: true });
   rmSync(envFile, { force: true });
   rmSync(kubeconfigFile, { force: true });
-  return leftovers();
+  return leftovers(nftBaseline, hostPathsBefore);
+}
+
+/**
+ * Directories outside the state directory that the kubelet, containerd and the CNI plugins make at
+ * fixed places (the kubelet's device-plugin socket, the shims' sockets and runc's state, the CNI
+ * result cache, the container log links). cluster:down removes those that did not exist before
+ * cluster:up: on a machine that runs its own containerd or kubelet they are theirs.
+ */
+const HOST_PATHS = ['/var/lib/kubelet', '/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/log/pods'] as const;
+
+function readHostPathsBefore(): string[] | undefined {
+  try {
+    return JSON.parse(readFileSync(join(S, 'host-paths.json'), 'utf8')) as string[];
+  } catch {
+    return undefined;
+  }
+}
+
+function createdHostPaths(before: readonly string[] | undefined): string[] {
+  if (!before) return [];
+  return HOST_PATHS.filter((p) => !before.includes(p) && existsSync(p));
 }
 
 function processesMentioning(needle: string): number[] {
@@ -770,16 +852,23 @@ function processesMentioning(needle: string): number[] {
   return out.filter((p) => p !== process.pid);
 }
 
-/** What of a cluster is still on the machine (empty after a clean cluster:down). */
-export function leftovers(): string[] {
+/**
+ * What of a cluster is still on the machine (empty after a clean cluster:down): processes, mounts,
+ * interfaces, cgroups, iptables chains, nftables tables (`nftBaseline`: the tables there were
+ * before cluster:up; by default as recorded in the state directory), files.
+ */
+export function leftovers(nftBaseline: readonly string[] | undefined = readNftBaseline(), hostPathsBefore: readonly string[] | undefined = readHostPathsBefore()): string[] {
   const out: string[] = [];
   for (const d of DAEMONS) if (daemonPid(d)) out.push(`process ${d}`);
   for (const pid of processesMentioning(containerdSock)) out.push(`process ${pid} (a containerd shim)`);
   for (const m of mountsUnder(S)) out.push(`mount ${m}`);
   for (const link of [CLUSTER.bridge, CLUSTER.nodeIface]) if (linkExists(link)) out.push(`interface ${link}`);
   for (const dir of kubepodsCgroups()) out.push(`cgroup ${dir}`);
-  for (const c of ourChains()) out.push(`iptables ${c.table} ${c.chain}`);
+  for (const c of ourChains()) out.push(`${c.cmd} ${c.table} ${c.chain}`);
+  for (const t of ourNftTables(nftBaseline)) out.push(`nft table ${tableName(t)}`);
   if (existsSync(S)) out.push(`directory ${S}`);
+  for (const p of createdHostPaths(hostPathsBefore)) out.push(`directory ${p}`);
+  if (existsSync('/run/tracejob-buildah')) out.push('directory /run/tracejob-buildah');
   if (existsSync(join('/run/netns')) && readdirSync('/run/netns').some((n) => n.startsWith('cni-'))) out.push('network namespaces /run/netns/cni-*');
   return out;
 }
