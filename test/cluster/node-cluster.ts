@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -810,6 +810,7 @@ export async function clusterDown(): Promise<string[]> {
     /* nothing was changed */
   }
   const hostPathsBefore = readHostPathsBefore();
+  for (const link of ourContainerLogLinks()) rmSync(link, { force: true });
   for (const p of createdHostPaths(hostPathsBefore)) rmSync(p, { recursive: true, force: true });
   rmSync('/run/tracejob-buildah', { recursive: true, force: true });
   if (mountsUnder(S).length === 0) rmSync(S, { recursive: true, force: true });
@@ -825,6 +826,23 @@ export async function clusterDown(): Promise<string[]> {
  * cluster:up: on a machine that runs its own containerd or kubelet they are theirs.
  */
 const HOST_PATHS = ['/var/lib/kubelet', '/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/log/pods'] as const;
+
+/** The kubelet's links in /var/log/containers to our pods' logs (where that directory was there before). */
+function ourContainerLogLinks(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync('/var/log/containers');
+  } catch {
+    return [];
+  }
+  return names.map((n) => join('/var/log/containers', n)).filter((link) => {
+    try {
+      return readlinkSync(link).startsWith(`${S}/`);
+    } catch {
+      return false;
+    }
+  });
+}
 
 function readHostPathsBefore(): string[] | undefined {
   try {
@@ -868,6 +886,7 @@ export function leftovers(nftBaseline: readonly string[] | undefined = readNftBa
   for (const t of ourNftTables(nftBaseline)) out.push(`nft table ${tableName(t)}`);
   if (existsSync(S)) out.push(`directory ${S}`);
   for (const p of createdHostPaths(hostPathsBefore)) out.push(`directory ${p}`);
+  for (const link of ourContainerLogLinks()) out.push(`file ${link}`);
   if (existsSync('/run/tracejob-buildah')) out.push('directory /run/tracejob-buildah');
   if (existsSync(join('/run/netns')) && readdirSync('/run/netns').some((n) => n.startsWith('cni-'))) out.push('network namespaces /run/netns/cni-*');
   return out;
