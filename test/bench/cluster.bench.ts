@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
-import { clusterDown, clusterIsUp, clusterSkipReason, clusterUp, imageSize, kubectl, NODE_IMAGES, type UpTimings } from '../cluster/node-cluster.ts';
+import { clusterSkipReason, imageSize, kubectl, NODE_IMAGES, useCluster, type UpTimings } from '../cluster/node-cluster.ts';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(values.runs) || 3);
@@ -26,10 +26,10 @@ if (skip) {
   process.exit(0);
 }
 
-const startedHere = !clusterIsUp();
 const upTimings: UpTimings = {};
 const t0Up = Date.now();
-const env = await clusterUp({ timings: upTimings });
+const lease = await useCluster({ timings: upTimings });
+const { env, startedHere } = lease;
 const upSeconds = (Date.now() - t0Up) / 1000;
 const kc = new KubeConfig();
 kc.loadFromFile(env.KUBECONFIG);
@@ -126,8 +126,6 @@ try {
   console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'clusterUpSeconds', seconds: upSeconds, reused: !startedHere, steps: upTimings }) : `cluster up: ${upSeconds.toFixed(1)} s${startedHere ? '' : ' (reused)'}`);
 } finally {
   kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });
-  if (startedHere) {
-    const left = await clusterDown();
-    if (left.length > 0) console.error(`cluster:down left: ${left.join(', ')}`);
-  }
+  const left = await lease.release();
+  if (left.length > 0) console.error(`cluster:down left: ${left.join(', ')}`);
 }

@@ -158,9 +158,25 @@ build_coredns() {
   echo "$version" > "$file.from"
 }
 
+# The build context: the checkout's files as git sees them (tracked and new, never ignored build
+# output), with their times set to 0, so that buildah's layer cache depends on the files' contents
+# alone: a fresh clone at a new commit redoes only the steps whose inputs changed.
+context() {
+  local ctx="$IMG/work/context"
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+      | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$ctx"
+  else
+    tar -C "$REPO" --exclude=./node_modules --exclude=./test-artifacts -cf - . | tar -xf - -C "$ctx"
+  fi
+  find "$ctx" -exec touch -h -d @0 {} +
+  echo "$ctx"
+}
+
 build_app() {
   echo "build-images: building Dockerfile and job-image/Dockerfile" >&2
-  cd "$REPO"
+  cd "$(context)"
   # Behind a TLS-inspecting proxy the machine's npm trusts an extra CA (its `cafile`); the RUN steps
   # get it as a build-time mount (and a global npmrc naming it), never as part of an image.
   local mounts=() ca

@@ -3,12 +3,12 @@
  * node-cluster.ts) and prints the env file's path; `. test-artifacts/cluster/env` then points
  * kubectl and the tracejob CLI at it. Idempotent: a cluster that is up is reused.
  */
-import { clusterUp, envFile, type UpTimings } from './node-cluster.ts';
+import { clusterUp, envFile, withClusterLock, type UpTimings } from './node-cluster.ts';
 
 const timings: UpTimings = {};
 const t0 = Date.now();
 try {
-  await clusterUp({ timings });
+  await withClusterLock(() => clusterUp({ timings }));
   console.error(`cluster: up in ${((Date.now() - t0) / 1000).toFixed(1)} s ${JSON.stringify(timings)}`);
   console.log(envFile);
 } catch (err) {

@@ -43,12 +43,27 @@ export const CLUSTER = {
 } as const;
 
 export const artifactsDir = join(repoRoot, 'test-artifacts', 'cluster');
+/** The env file of the checkout that ran cluster:up (a copy of the machine-wide STATE_DIR/env). */
 export const envFile = join(artifactsDir, 'env');
 const S = CLUSTER.stateDir;
 const runDir = join(S, 'run');
 const logDir = join(artifactsDir, 'logs');
 const containerdSock = join(S, 'containerd', 'containerd.sock');
-const kubeconfigFile = join(artifactsDir, 'kubeconfig');
+/**
+ * containerd's root (content store, unpacked image layers) outlives a cluster, in the cache: the
+ * next cluster:up imports only images whose build changed. Kept only when cluster:down stopped
+ * containerd with no containers left (the marker file); otherwise the next cluster:up starts it
+ * afresh.
+ */
+const containerdRoot = join(cacheDir, 'containerd-root');
+const containerdRootClean = join(containerdRoot, 'tracejob-clean');
+const importedImagesFile = join(containerdRoot, 'tracejob-imported.json');
+// Machine-wide, not per checkout: a test in another worktree finds (and reuses) the running cluster.
+const stateEnvFile = join(S, 'env');
+const kubeconfigFile = join(S, 'kubeconfig');
+const usersDir = join(S, 'users');
+/** Held while a cluster is brought up or torn down (one cluster per machine, any checkout). */
+const LOCK_FILE = '/run/tracejob-cluster.lock';
 
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'coredns'] as const;
 type Binary = (typeof BINARIES)[number];
@@ -383,7 +398,7 @@ function kubeconfig(token: string, user: string, caFile: string): string {
 
 export function containerdConfig(): string {
   return `version = 3
-root = "${S}/containerd/root"
+root = "${containerdRoot}"
 state = "${S}/containerd/state"
 imports = []
 [grpc]
@@ -492,9 +507,9 @@ function kubeProxyConfig(kubeconfigPath: string, healthzPort: number, metricsPor
 // ---------------------------------------------------------------- up
 
 export function readClusterEnv(): ClusterEnv | undefined {
-  if (!existsSync(envFile)) return undefined;
+  if (!existsSync(stateEnvFile)) return undefined;
   const env: Record<string, string> = {};
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+  for (const line of readFileSync(stateEnvFile, 'utf8').split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
   }
@@ -507,6 +522,106 @@ const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-sche
 /** True when every daemon of a cluster:up is alive and its env file is there. */
 export function clusterIsUp(): boolean {
   return DAEMONS.every((d) => daemonPid(d) !== undefined) && readClusterEnv() !== undefined;
+}
+
+// ---------------------------------------------------------------- sharing one cluster
+
+/**
+ * Runs `fn` holding the machine-wide cluster lock (a file naming the holder's pid; a dead holder's
+ * lock is taken over). Another process bringing the cluster up or down is waited for, up to
+ * `timeoutMs` (a cold cluster:up builds images for many minutes).
+ */
+export async function withClusterLock<T>(fn: () => Promise<T>, timeoutMs = 3_600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(LOCK_FILE, 'utf8'));
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      rmSync(LOCK_FILE, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the cluster lock ${LOCK_FILE} is still held by pid ${holder} after ${timeoutMs / 1000} s`);
+    if (!announced) log(`waiting for pid ${holder} (${LOCK_FILE}) to finish bringing the cluster up or down`);
+    announced = true;
+    await sleep(500);
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (readFileSync(LOCK_FILE, 'utf8') === String(process.pid)) rmSync(LOCK_FILE, { force: true });
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function liveUsers(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(usersDir);
+  } catch {
+    return [];
+  }
+  return names.map(Number).filter((pid) => pid !== process.pid && Number.isInteger(pid) && alive(pid));
+}
+
+export interface ClusterLease {
+  env: ClusterEnv;
+  /** True when this process brought the cluster up (and so takes it down at release). */
+  startedHere: boolean;
+  /** Leaves the cluster: takes it down (once no other process uses it) when this process brought it up; returns what cluster:down left behind. */
+  release(): Promise<string[]>;
+}
+
+/**
+ * For a test or bench: the running cluster (another checkout's or a cluster:up's, left running
+ * after) or one brought up now (taken down at release, after any other process using it is done).
+ */
+export async function useCluster(opts: { timings?: UpTimings } = {}): Promise<ClusterLease> {
+  const { env, startedHere } = await withClusterLock(async () => {
+    const startedHere = !clusterIsUp();
+    let env: ClusterEnv;
+    try {
+      env = await clusterUp(opts);
+    } catch (err) {
+      // Half a cluster is no use to anybody: take down what this attempt started.
+      const left = await clusterDown();
+      throw new Error(`${(err as Error).message}${left.length > 0 ? `\n(and cluster:down left ${left.join(', ')})` : ''}`);
+    }
+    mkdirSync(usersDir, { recursive: true });
+    writeFileSync(join(usersDir, String(process.pid)), '');
+    return { env, startedHere };
+  });
+  return {
+    env,
+    startedHere,
+    async release() {
+      rmSync(join(usersDir, String(process.pid)), { force: true });
+      if (!startedHere) return [];
+      const deadline = Date.now() + 1_200_000;
+      for (let announced = false; liveUsers().length > 0; announced = true) {
+        if (Date.now() > deadline) {
+          log(`pids ${liveUsers().join(', ')} still use the cluster after 20 min: taking it down anyway`);
+          break;
+        }
+        if (!announced) log(`waiting for pids ${liveUsers().join(', ')} to stop using the cluster before taking it down`);
+        await sleep(1000);
+      }
+      return withClusterLock(() => clusterDown());
+    },
+  };
 }
 
 export interface UpTimings {
@@ -689,12 +804,33 @@ async function bringUp(timings: UpTimings): Promise<void> {
     mkdirSync(join(S, 'cni', 'net.d'), { recursive: true });
     writeFileSync(join(S, 'cni', 'net.d', '10-tracejob.conflist'), cniConfig());
     writeFileSync(join(S, 'containerd', 'config.toml'), containerdConfig());
+    if (existsSync(containerdRoot) && !existsSync(containerdRootClean)) {
+      log(`${containerdRoot} was not left clean by a cluster:down: starting containerd with an empty root`);
+      for (const m of mountsUnder(containerdRoot)) run('umount', ['-l', m], { allowFail: true });
+      rmSync(containerdRoot, { recursive: true, force: true });
+    }
+    rmSync(containerdRootClean, { force: true });
     startDaemon('containerd', bin('containerd'), ['--config', join(S, 'containerd', 'config.toml')], { ...process.env, PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` });
     await waitFor('containerd', 60_000, () => (ctr(['version'], { allowFail: true }).status === 0 ? true : undefined), 'containerd');
   });
 
   await timed(timings, 'image import', () => {
-    for (const name of NODE_IMAGES) ctr(['images', 'import', join(images, `${name.replace(/[/:]/g, '_')}.tar`)]);
+    // Only what changed since the image was last imported into the kept root (the archive's image id).
+    let imported: Record<string, string> = {};
+    try {
+      imported = JSON.parse(readFileSync(importedImagesFile, 'utf8')) as Record<string, string>;
+    } catch {
+      /* nothing imported yet */
+    }
+    const present = new Set(ctr(['images', 'ls', '-q']).stdout.split('\n'));
+    for (const name of NODE_IMAGES) {
+      const archive = join(images, `${name.replace(/[/:]/g, '_')}.tar`);
+      const id = readFileSync(`${archive}.id`, 'utf8').trim();
+      if (imported[name] === id && present.has(name)) continue;
+      ctr(['images', 'import', archive]);
+      imported[name] = id;
+      writeFileSync(importedImagesFile, JSON.stringify(imported));
+    }
   });
 
   await timed(timings, 'kubelet', async () => {
@@ -753,7 +889,9 @@ async function bringUp(timings: UpTimings): Promise<void> {
     const server = `http://127.0.0.1:${port}`;
     await waitFor('the deployed API through the Service', 60_000, async () => ((await fetch(`${server}/readyz`)).ok ? true : undefined), 'api-forward');
     mkdirSync(artifactsDir, { recursive: true });
-    writeFileSync(envFile, `KUBECONFIG=${kubeconfigFile}\nTRACEJOB_SERVER=${server}\nTRACEJOB_TOKEN=${secrets.apiToken}\n`, { mode: 0o600 });
+    const envText = `KUBECONFIG=${kubeconfigFile}\nTRACEJOB_SERVER=${server}\nTRACEJOB_TOKEN=${secrets.apiToken}\n`;
+    writeFileSync(stateEnvFile, envText, { mode: 0o600 });
+    writeFileSync(envFile, envText, { mode: 0o600 });
   });
 }
 
@@ -761,6 +899,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
 
 /** Stops everything clusterUp started and removes what it created; returns what was left behind. */
 export async function clusterDown(): Promise<string[]> {
+  const t0 = Date.now();
   if (existsSync(kubeconfigFile) && daemonPid('kube-apiserver') && daemonPid('kubelet')) {
     // Pods go away through the kubelet, so that CNI DEL and volume unmounts run.
     await stopDaemon('kube-controller-manager');
@@ -778,13 +917,27 @@ export async function clusterDown(): Promise<string[]> {
     } catch (err) {
       log(`pods did not all go away (${(err as Error).message.split('\n')[0]}); killing what is left`);
     }
+    log(`down: pods gone after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   await stopDaemon('api-forward');
   await stopDaemon('kubelet');
   await stopDaemon('kube-proxy');
+  // The containers the kubelet has not garbage-collected yet: out of the kept root.
+  let rootClean = false;
+  if (daemonPid('containerd')) {
+    const ids = () => ctr(['containers', 'ls', '-q'], { allowFail: true });
+    for (const id of ids().stdout.split('\n').filter(Boolean)) {
+      ctr(['tasks', 'kill', '-s', 'SIGKILL', id], { allowFail: true });
+      ctr(['tasks', 'rm', '-f', id], { allowFail: true });
+      ctr(['containers', 'rm', id], { allowFail: true });
+    }
+    const left = ids();
+    rootClean = left.status === 0 && left.stdout.trim() === '';
+  }
   // Shims of containers still there: ours are the ones talking to our containerd's socket.
   for (const pid of processesMentioning(containerdSock)) await stopPid(pid, 2000);
   await stopDaemon('containerd');
+  if (rootClean && existsSync(containerdRoot)) writeFileSync(containerdRootClean, '');
   await stopDaemon('kube-controller-manager');
   await stopDaemon('kube-scheduler');
   await stopDaemon('kube-apiserver');
@@ -794,7 +947,7 @@ export async function clusterDown(): Promise<string[]> {
   const nftBaseline = readNftBaseline();
   removeNftTables(nftBaseline);
 
-  for (const m of mountsUnder(S)) run('umount', ['-l', m], { allowFail: true });
+  for (const m of [...mountsUnder(S), ...mountsUnder(containerdRoot)]) run('umount', ['-l', m], { allowFail: true });
   for (const dir of kubepodsCgroups()) {
     try {
       rmdirSync(dir);
@@ -815,7 +968,7 @@ export async function clusterDown(): Promise<string[]> {
   rmSync('/run/tracejob-buildah', { recursive: true, force: true });
   if (mountsUnder(S).length === 0) rmSync(S, { recursive: true, force: true });
   rmSync(envFile, { force: true });
-  rmSync(kubeconfigFile, { force: true });
+  log(`down: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return leftovers(nftBaseline, hostPathsBefore);
 }
 
@@ -879,7 +1032,7 @@ export function leftovers(nftBaseline: readonly string[] | undefined = readNftBa
   const out: string[] = [];
   for (const d of DAEMONS) if (daemonPid(d)) out.push(`process ${d}`);
   for (const pid of processesMentioning(containerdSock)) out.push(`process ${pid} (a containerd shim)`);
-  for (const m of mountsUnder(S)) out.push(`mount ${m}`);
+  for (const m of [...mountsUnder(S), ...mountsUnder(containerdRoot)]) out.push(`mount ${m}`);
   for (const link of [CLUSTER.bridge, CLUSTER.nodeIface]) if (linkExists(link)) out.push(`interface ${link}`);
   for (const dir of kubepodsCgroups()) out.push(`cgroup ${dir}`);
   for (const c of ourChains()) out.push(`${c.cmd} ${c.table} ${c.chain}`);

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { binDir, CLUSTER, clusterDown, clusterIsUp, clusterSkipReason, clusterUp, kubectl, killDaemon, readClusterEnv, repoRoot, restartDaemon, type ClusterEnv } from './node-cluster.ts';
+import { binDir, CLUSTER, clusterSkipReason, kubectl, killDaemon, repoRoot, restartDaemon, useCluster, type ClusterEnv, type ClusterLease } from './node-cluster.ts';
 
 const NS = `tj-e2e-${process.pid}`;
 const RUNNER_NS = 'tracejob-runners';
@@ -120,11 +120,11 @@ function workload(name: string, replicas: number, script: string, extraEnv: Reco
 }
 
 describe('tracejob on a real node (kubelet, containerd, runc)', { skip: mustRun ? false : skipReason }, () => {
-  let startedHere = false;
+  let lease: ClusterLease | undefined;
 
   before(async () => {
-    startedHere = !clusterIsUp();
-    env = startedHere ? await clusterUp() : readClusterEnv()!;
+    lease = await useCluster();
+    env = lease.env;
     kubectl(['create', 'namespace', NS]);
     // Absolute paths: busybox's shell would run its own applets without an exec.
     kubectl(['apply', '-f', '-'], { input: workload('web', 2, '/bin/httpd -p 8080 -h /tmp; while :; do /bin/date >/dev/null; /bin/sleep 0.5; done') });
@@ -135,11 +135,10 @@ describe('tracejob on a real node (kubelet, containerd, runc)', { skip: mustRun 
   after(async () => {
     await restartDaemon('kubelet').catch(() => undefined);
     if (env) kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });
-    if (startedHere) {
-      const left = await clusterDown();
-      assert.deepEqual(left, [], `cluster:down left behind: ${left.join(', ')}`);
-    }
-  }, { timeout: 600_000 });
+    // Down only when this file brought it up (after any other checkout's test using it is done).
+    const left = (await lease?.release()) ?? [];
+    assert.deepEqual(left, [], `cluster:down left behind: ${left.join(', ')}`);
+  }, { timeout: 1_800_000 });
 
   test('exec of app=web through the deployed API: the runner pod traces the right containers and goes away', async () => {
     const web = podsOf('app=web');
