@@ -121,7 +121,7 @@ try {
   out('referencePodCreatedToRunningSeconds', referenceCreateToRunning, { what: 'plain busybox pod, kubectl run → Running, same node and run' });
   for (const image of NODE_IMAGES) {
     const bytes = imageSize(image);
-    console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'imageBytes', image, bytes, what: "containerd's content store: compressed layers + config" }) : `${image}: ${bytes === undefined ? '?' : (bytes / 1024 ** 2).toFixed(1)} MiB`);
+    console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'imageBytes', image, bytes, what: "containerd's content store: the layers as imported (uncompressed docker-archive tars) + config" }) : `${image}: ${bytes === undefined ? '?' : (bytes / 1024 ** 2).toFixed(1)} MiB`);
   }
   console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'clusterUpSeconds', seconds: upSeconds, reused: !startedHere, steps: upTimings }) : `cluster up: ${upSeconds.toFixed(1)} s${startedHere ? '' : ' (reused)'}`);
 } finally {
