@@ -62,6 +62,8 @@ const importedImagesFile = join(containerdRoot, 'tracejob-imported.json');
 const stateEnvFile = join(S, 'env');
 const kubeconfigFile = join(S, 'kubeconfig');
 const usersDir = join(S, 'users');
+/** Written by `npm run cluster:up`: the cluster stays up until `npm run cluster:down`, whoever started it. */
+const keepFile = join(S, 'keep');
 /** Held while a cluster is brought up or torn down (one cluster per machine, any checkout). */
 const LOCK_FILE = '/run/tracejob-cluster.lock';
 
@@ -577,6 +579,11 @@ function liveUsers(): number[] {
   return names.map(Number).filter((pid) => pid !== process.pid && Number.isInteger(pid) && alive(pid));
 }
 
+/** `npm run cluster:up`'s wish: leave this cluster up (also when a test brought it up). */
+export function keepCluster(): void {
+  writeFileSync(keepFile, '');
+}
+
 export interface ClusterLease {
   env: ClusterEnv;
   /** True when this process brought the cluster up (and so takes it down at release). */
@@ -609,7 +616,7 @@ export async function useCluster(opts: { timings?: UpTimings } = {}): Promise<Cl
     startedHere,
     async release() {
       rmSync(join(usersDir, String(process.pid)), { force: true });
-      if (!startedHere) return [];
+      if (!startedHere || existsSync(keepFile)) return [];
       const deadline = Date.now() + 1_200_000;
       for (let announced = false; liveUsers().length > 0; announced = true) {
         if (Date.now() > deadline) {
