@@ -870,7 +870,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
 
   await timed(timings, 'coredns', () => {
     kubectl(['apply', '-f', join(repoRoot, 'test/cluster/addons/coredns.yaml')]);
-    kubectl(['-n', 'kube-system', 'rollout', 'status', 'deploy/coredns', '--timeout=180s']);
+    rollout('kube-system', 'deploy/coredns', 180);
   });
 
   await timed(timings, 'deploy tracejob', () => {
@@ -885,7 +885,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
     kubectl(['apply', '-f', '-'], { input: secretYaml('tracejob-api-auth', 'tokens.yaml', authDoc) });
     kubectl(['apply', '-k', join(repoRoot, 'test/cluster/overlay')]);
     for (const what of ['statefulset/redis', 'deploy/tracejob-api', 'deploy/tracejob-scheduler']) {
-      kubectl(['-n', 'tracejob', 'rollout', 'status', what, '--timeout=300s']);
+      rollout('tracejob', what, 300);
     }
   });
 
@@ -900,6 +900,22 @@ async function bringUp(timings: UpTimings): Promise<void> {
     writeFileSync(stateEnvFile, envText, { mode: 0o600 });
     writeFileSync(envFile, envText, { mode: 0o600 });
   });
+}
+
+/**
+ * Waits for a workload's rollout (its pods Ready); on a timeout the error names it and carries its
+ * pods' state, the namespace's last events and the end of its containers' logs.
+ */
+function rollout(ns: string, what: string, timeoutSeconds: number): void {
+  const res = kubectl(['-n', ns, 'rollout', 'status', what, `--timeout=${timeoutSeconds}s`], { allowFail: true });
+  if (res.status === 0) return;
+  const pods = kubectl(['-n', ns, 'get', 'pods', '-o', 'wide'], { allowFail: true }).stdout;
+  const events = kubectl(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], { allowFail: true }).stdout.split('\n').slice(-15).join('\n');
+  const logs = kubectl(['-n', ns, 'logs', what, '--all-containers', '--tail=20'], { allowFail: true });
+  throw new Error(
+    `${ns}/${what} did not become ready within ${timeoutSeconds} s: ${(res.stderr || res.stdout).trim()}\n` +
+      `pods:\n${pods}\nevents:\n${events}\nlogs:\n${(logs.stdout || logs.stderr).trim()}\n(kubelet, containerd logs in ${logDir})`,
+  );
 }
 
 // ---------------------------------------------------------------- down
