@@ -20,7 +20,7 @@ done
 # What building and running tracejob needs.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool redis-server make g++ pkg-config python3 curl)
 # What only the tests and benchmarks need (references, browser, …).
-test_packages=(bpftrace chromium qemu-system-x86 busybox-static kmod libbpf-tools buildah mmdebstrap containernetworking-plugins iptables libseccomp-dev)
+test_packages=(bpftrace chromium qemu-system-x86 busybox-static kmod libbpf-tools buildah mmdebstrap containernetworking-plugins iptables nftables libseccomp-dev)
 [ "$for_tests" = 1 ] && packages+=("${test_packages[@]}")
 
 missing=()

@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Pod } from '../../scheduler/src/kubernetes/kubernetes-client.ts';
-import { clusterDown, clusterIsUp, clusterSkipReason, clusterUp, kubectl, type UpTimings } from '../cluster/node-cluster.ts';
+import { clusterSkipReason, imageSize, kubectl, NODE_IMAGES, useCluster, type UpTimings } from '../cluster/node-cluster.ts';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(values.runs) || 3);
@@ -26,10 +26,10 @@ if (skip) {
   process.exit(0);
 }
 
-const startedHere = !clusterIsUp();
 const upTimings: UpTimings = {};
 const t0Up = Date.now();
-const env = await clusterUp({ timings: upTimings });
+const lease = await useCluster({ timings: upTimings });
+const { env, startedHere } = lease;
 const upSeconds = (Date.now() - t0Up) / 1000;
 const kc = new KubeConfig();
 kc.loadFromFile(env.KUBECONFIG);
@@ -119,11 +119,13 @@ try {
   out('postToFinishedSeconds', toFinished, { durationSeconds: 5, overheadSeconds: toFinished.map((s) => Number((s - 5).toFixed(3))) });
   out('runnerPodCreatedToRunningSeconds', runnerCreateToRunning);
   out('referencePodCreatedToRunningSeconds', referenceCreateToRunning, { what: 'plain busybox pod, kubectl run → Running, same node and run' });
+  for (const image of NODE_IMAGES) {
+    const bytes = imageSize(image);
+    console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'imageBytes', image, bytes, what: "containerd's content store: the layers as imported (uncompressed docker-archive tars) + config" }) : `${image}: ${bytes === undefined ? '?' : (bytes / 1024 ** 2).toFixed(1)} MiB`);
+  }
   console.log(values.json ? JSON.stringify({ bench: 'cluster', metric: 'clusterUpSeconds', seconds: upSeconds, reused: !startedHere, steps: upTimings }) : `cluster up: ${upSeconds.toFixed(1)} s${startedHere ? '' : ' (reused)'}`);
 } finally {
   kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });
-  if (startedHere) {
-    const left = await clusterDown();
-    if (left.length > 0) console.error(`cluster:down left: ${left.join(', ')}`);
-  }
+  const left = await lease.release();
+  if (left.length > 0) console.error(`cluster:down left: ${left.join(', ')}`);
 }

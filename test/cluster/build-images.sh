@@ -158,9 +158,34 @@ build_coredns() {
   echo "$version" > "$file.from"
 }
 
+# The build context: the checkout's files as git sees them (tracked and new, never ignored build
+# output), with their times set to 0, so that buildah's layer cache depends on the files' contents
+# alone: a fresh clone at a new commit redoes only the steps whose inputs changed.
+context() {
+  local ctx="$IMG/work/context"
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+      | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$ctx"
+  else
+    tar -C "$REPO" --exclude=./node_modules --exclude=./test-artifacts -cf - . | tar -xf - -C "$ctx"
+  fi
+  find "$ctx" -exec touch -h -d @0 {} +
+  echo "$ctx"
+}
+
 build_app() {
+  local ctx key stamp="$OUT/app.key"
+  ctx="$(context)"
+  # The same context on the same base images builds the same images: skip buildah altogether.
+  key="$BASE_KEY $(tar -C "$ctx" --sort=name -cf - . | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] && [ -f "$(archive_of localhost/tracejob:dev)" ] && [ -f "$(archive_of localhost/tracejob-runner:dev)" ]; then
+    echo "build-images: Dockerfile and job-image/Dockerfile: this context is built already" >&2
+    return
+  fi
+  rm -f "$stamp"
   echo "build-images: building Dockerfile and job-image/Dockerfile" >&2
-  cd "$REPO"
+  cd "$ctx"
   # Behind a TLS-inspecting proxy the machine's npm trusts an extra CA (its `cafile`); the RUN steps
   # get it as a build-time mount (and a global npmrc naming it), never as part of an image.
   local mounts=() ca
@@ -175,6 +200,7 @@ build_app() {
   nice -n 10 buildah --root "$IMG/storage" --runroot /run/tracejob-buildah --storage-driver overlay \
     bud "${POLICY[@]}" --pull-never --layers --network host "${mounts[@]}" -f job-image/Dockerfile -t localhost/tracejob-runner:dev . >&2
   save localhost/tracejob-runner:dev
+  echo "$key" > "$stamp"
 }
 
 case "${1:-all}" in

@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,12 +43,29 @@ export const CLUSTER = {
 } as const;
 
 export const artifactsDir = join(repoRoot, 'test-artifacts', 'cluster');
+/** The env file of the checkout that ran cluster:up (a copy of the machine-wide STATE_DIR/env). */
 export const envFile = join(artifactsDir, 'env');
 const S = CLUSTER.stateDir;
 const runDir = join(S, 'run');
 const logDir = join(artifactsDir, 'logs');
 const containerdSock = join(S, 'containerd', 'containerd.sock');
-const kubeconfigFile = join(artifactsDir, 'kubeconfig');
+/**
+ * containerd's root (content store, unpacked image layers) outlives a cluster, in the cache: the
+ * next cluster:up imports only images whose build changed. Kept only when cluster:down stopped
+ * containerd with no containers left (the marker file); otherwise the next cluster:up starts it
+ * afresh.
+ */
+const containerdRoot = join(cacheDir, 'containerd-root');
+const containerdRootClean = join(containerdRoot, 'tracejob-clean');
+const importedImagesFile = join(containerdRoot, 'tracejob-imported.json');
+// Machine-wide, not per checkout: a test in another worktree finds (and reuses) the running cluster.
+const stateEnvFile = join(S, 'env');
+const kubeconfigFile = join(S, 'kubeconfig');
+const usersDir = join(S, 'users');
+/** Written by `npm run cluster:up`: the cluster stays up until `npm run cluster:down`, whoever started it. */
+const keepFile = join(S, 'keep');
+/** Held while a cluster is brought up or torn down (one cluster per machine, any checkout). */
+const LOCK_FILE = '/run/tracejob-cluster.lock';
 
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'coredns'] as const;
 type Binary = (typeof BINARIES)[number];
@@ -81,7 +98,8 @@ function run(cmd: string, args: readonly string[], opts: { input?: string; allow
 }
 
 export function kubectl(args: readonly string[], opts: { input?: string; allowFail?: boolean } = {}): SpawnSyncReturns<string> {
-  return run(bin('kubectl'), ['--kubeconfig', kubeconfigFile, ...args], opts);
+  // Its discovery cache under the state directory, not ~/.kube.
+  return run(bin('kubectl'), ['--kubeconfig', kubeconfigFile, '--cache-dir', join(S, 'kubectl-cache'), ...args], opts);
 }
 
 function ctr(args: readonly string[], opts: { allowFail?: boolean } = {}): SpawnSyncReturns<string> {
@@ -95,8 +113,8 @@ export function clusterSkipReason(): string | undefined {
   if (missing.length > 0) {
     return `not built: ${missing.join(', ')} under ${binDir} (run scripts/build-test-binaries.sh: test/k8s/build-control-plane.sh and test/cluster/build-{node,runtime,coredns}.sh build them from the Go module proxy)`;
   }
-  for (const tool of ['buildah', 'mmdebstrap', 'iptables']) {
-    if (run('sh', ['-c', `command -v ${tool}`], { allowFail: true }).status !== 0) return `${tool} is missing (scripts/setup.sh --for-tests installs it)`;
+  for (const tool of ['buildah', 'mmdebstrap', 'iptables', 'ip6tables', 'nft']) {
+    if (run('sh', ['-c', `command -v ${tool}`], { allowFail: true }).status !== 0) return `${tool} is missing (scripts/setup.sh --for-tests installs it: ${tool === 'nft' ? 'nftables' : tool})`;
   }
   if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI plugins are missing (apt-get install containernetworking-plugins)';
   if (!existsSync('/sys/fs/cgroup/unified') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'no cgroup v2 mount';
@@ -272,43 +290,91 @@ function kubepodsCgroups(): string[] {
   return out;
 }
 
-/** The iptables chains the kubelet, kube-proxy and the CNI plugins create (KUBE-*, CNI-*). */
-function ourChains(): { table: string; chain: string }[] {
-  const out: { table: string; chain: string }[] = [];
-  for (const table of ['filter', 'nat', 'mangle']) {
-    const res = run('iptables', ['-t', table, '-S'], { allowFail: true });
-    for (const line of res.stdout.split('\n')) {
-      const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
-      if (m) out.push({ table, chain: m[1]! });
+const IPTABLES = ['iptables', 'ip6tables'] as const;
+const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw'] as const;
+
+/** The iptables chains (IPv4 and IPv6) the kubelet, kube-proxy and the CNI plugins create (KUBE-*, CNI-*). */
+function ourChains(): { cmd: string; table: string; chain: string }[] {
+  const out: { cmd: string; table: string; chain: string }[] = [];
+  for (const cmd of IPTABLES) {
+    for (const table of IPTABLES_TABLES) {
+      const res = run(cmd, ['-t', table, '-S'], { allowFail: true });
+      for (const line of res.stdout.split('\n')) {
+        const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
+        if (m) out.push({ cmd, table, chain: m[1]! });
+      }
     }
   }
   return out;
 }
 
-/** Deletes every rule that jumps to one of our chains, then the chains. */
+/** Deletes every rule that jumps to one of our chains (IPv4 and IPv6), then the chains. */
 function removeChains(): void {
-  for (const table of ['filter', 'nat', 'mangle']) {
-    const rules = run('iptables', ['-t', table, '-S'], { allowFail: true }).stdout.split('\n');
-    for (const rule of rules) {
-      if (/^-A /.test(rule) && / -j (KUBE|CNI)-/.test(rule) && !/^-A (KUBE|CNI)-/.test(rule)) {
-        run('sh', ['-c', `iptables -t ${table} ${rule.replace(/^-A /, '-D ')}`], { allowFail: true });
-      }
-    }
-    const chains = ourChains().filter((c) => c.table === table);
-    for (const c of chains) run('iptables', ['-t', table, '-F', c.chain], { allowFail: true });
-    for (const c of chains) run('iptables', ['-t', table, '-X', c.chain], { allowFail: true });
-  }
-  for (const table of ['filter', 'nat', 'mangle']) {
-    for (const ip6 of ['ip6tables']) {
-      const res = run(ip6, ['-t', table, '-S'], { allowFail: true });
-      for (const line of res.stdout.split('\n')) {
-        const m = /^-N ((KUBE|CNI)-\S+)$/.exec(line);
-        if (m) {
-          run(ip6, ['-t', table, '-F', m[1]!], { allowFail: true });
-          run(ip6, ['-t', table, '-X', m[1]!], { allowFail: true });
+  for (const cmd of IPTABLES) {
+    for (const table of IPTABLES_TABLES) {
+      const chains = ourChains().filter((c) => c.cmd === cmd && c.table === table);
+      if (chains.length === 0) continue;
+      const rules = run(cmd, ['-t', table, '-S'], { allowFail: true }).stdout.split('\n');
+      for (const rule of rules) {
+        if (/^-A /.test(rule) && / -j (KUBE|CNI)-/.test(rule) && !/^-A (KUBE|CNI)-/.test(rule)) {
+          run('sh', ['-c', `${cmd} -t ${table} ${rule.replace(/^-A /, '-D ')}`], { allowFail: true });
         }
       }
+      for (const c of chains) run(cmd, ['-t', table, '-F', c.chain], { allowFail: true });
+      for (const c of chains) run(cmd, ['-t', table, '-X', c.chain], { allowFail: true });
     }
+  }
+}
+
+interface NftTable {
+  family: string;
+  name: string;
+  /** Rules in any of its chains. */
+  rules: number;
+  /** Chains other than base chains with policy accept (what iptables-nft makes of a bare table). */
+  ownChains: number;
+}
+
+/** The nftables tables of the machine's network namespace (undefined without the nft tool). */
+function nftTables(): NftTable[] | undefined {
+  const res = run('nft', ['-j', 'list', 'ruleset'], { allowFail: true });
+  if (res.status !== 0) return undefined;
+  const items = (JSON.parse(res.stdout) as { nftables: Record<string, { family: string; name?: string; table?: string; type?: string; policy?: string }>[] }).nftables;
+  const tables = new Map<string, NftTable>();
+  const key = (family: string, name: string) => `${family} ${name}`;
+  for (const item of items) {
+    if (item.table) tables.set(key(item.table.family, item.table.name!), { family: item.table.family, name: item.table.name!, rules: 0, ownChains: 0 });
+  }
+  for (const item of items) {
+    const t = item.chain ? tables.get(key(item.chain.family, item.chain.table!)) : item.rule ? tables.get(key(item.rule.family, item.rule.table!)) : undefined;
+    if (!t) continue;
+    if (item.rule) t.rules++;
+    else if (!(item.chain!.type && (item.chain!.policy ?? 'accept') === 'accept')) t.ownChains++;
+  }
+  return [...tables.values()];
+}
+
+const tableName = (t: Pick<NftTable, 'family' | 'name'>) => `${t.family} ${t.name}`;
+
+/**
+ * The nftables tables a cluster made: kube-proxy's own (`kube-proxy`, made by its nftables code
+ * even in iptables mode) and, on an iptables-nft machine, the iptables tables that did not exist
+ * before cluster:up (`baseline`) and hold nothing of anybody else's now that our chains are gone.
+ */
+function ourNftTables(baseline: readonly string[] | undefined): NftTable[] {
+  const before = new Set(baseline ?? []);
+  return (nftTables() ?? []).filter((t) => t.name === 'kube-proxy' || (baseline !== undefined && !before.has(tableName(t)) && t.rules === 0 && t.ownChains === 0));
+}
+
+function removeNftTables(baseline: readonly string[] | undefined): void {
+  for (const t of ourNftTables(baseline)) run('nft', ['delete', 'table', t.family, t.name], { allowFail: true });
+}
+
+function readNftBaseline(): string[] | undefined {
+  try {
+    return JSON.parse(readFileSync(join(S, 'nft-tables.json'), 'utf8')) as string[];
+  } catch {
+    return undefined;
   }
 }
 
@@ -334,7 +400,7 @@ function kubeconfig(token: string, user: string, caFile: string): string {
 
 export function containerdConfig(): string {
   return `version = 3
-root = "${S}/containerd/root"
+root = "${containerdRoot}"
 state = "${S}/containerd/state"
 imports = []
 [grpc]
@@ -443,9 +509,9 @@ function kubeProxyConfig(kubeconfigPath: string, healthzPort: number, metricsPor
 // ---------------------------------------------------------------- up
 
 export function readClusterEnv(): ClusterEnv | undefined {
-  if (!existsSync(envFile)) return undefined;
+  if (!existsSync(stateEnvFile)) return undefined;
   const env: Record<string, string> = {};
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+  for (const line of readFileSync(stateEnvFile, 'utf8').split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
   }
@@ -458,6 +524,111 @@ const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-sche
 /** True when every daemon of a cluster:up is alive and its env file is there. */
 export function clusterIsUp(): boolean {
   return DAEMONS.every((d) => daemonPid(d) !== undefined) && readClusterEnv() !== undefined;
+}
+
+// ---------------------------------------------------------------- sharing one cluster
+
+/**
+ * Runs `fn` holding the machine-wide cluster lock (a file naming the holder's pid; a dead holder's
+ * lock is taken over). Another process bringing the cluster up or down is waited for, up to
+ * `timeoutMs` (a cold cluster:up builds images for many minutes).
+ */
+export async function withClusterLock<T>(fn: () => Promise<T>, timeoutMs = 3_600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(LOCK_FILE, 'utf8'));
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      rmSync(LOCK_FILE, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the cluster lock ${LOCK_FILE} is still held by pid ${holder} after ${timeoutMs / 1000} s`);
+    if (!announced) log(`waiting for pid ${holder} (${LOCK_FILE}) to finish bringing the cluster up or down`);
+    announced = true;
+    await sleep(500);
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (readFileSync(LOCK_FILE, 'utf8') === String(process.pid)) rmSync(LOCK_FILE, { force: true });
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function liveUsers(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(usersDir);
+  } catch {
+    return [];
+  }
+  return names.map(Number).filter((pid) => pid !== process.pid && Number.isInteger(pid) && alive(pid));
+}
+
+/** `npm run cluster:up`'s wish: leave this cluster up (also when a test brought it up). */
+export function keepCluster(): void {
+  writeFileSync(keepFile, '');
+}
+
+export interface ClusterLease {
+  env: ClusterEnv;
+  /** True when this process brought the cluster up (and so takes it down at release). */
+  startedHere: boolean;
+  /** Leaves the cluster: takes it down (once no other process uses it) when this process brought it up; returns what cluster:down left behind. */
+  release(): Promise<string[]>;
+}
+
+/**
+ * For a test or bench: the running cluster (another checkout's or a cluster:up's, left running
+ * after) or one brought up now (taken down at release, after any other process using it is done).
+ */
+export async function useCluster(opts: { timings?: UpTimings } = {}): Promise<ClusterLease> {
+  const { env, startedHere } = await withClusterLock(async () => {
+    const startedHere = !clusterIsUp();
+    let env: ClusterEnv;
+    try {
+      env = await clusterUp(opts);
+    } catch (err) {
+      // Half a cluster is no use to anybody: take down what this attempt started.
+      const left = await clusterDown();
+      throw new Error(`${(err as Error).message}${left.length > 0 ? `\n(and cluster:down left ${left.join(', ')})` : ''}`);
+    }
+    mkdirSync(usersDir, { recursive: true });
+    writeFileSync(join(usersDir, String(process.pid)), '');
+    return { env, startedHere };
+  });
+  return {
+    env,
+    startedHere,
+    async release() {
+      rmSync(join(usersDir, String(process.pid)), { force: true });
+      if (!startedHere || existsSync(keepFile)) return [];
+      const deadline = Date.now() + 1_200_000;
+      for (let announced = false; liveUsers().length > 0; announced = true) {
+        if (Date.now() > deadline) {
+          log(`pids ${liveUsers().join(', ')} still use the cluster after 20 min: taking it down anyway`);
+          break;
+        }
+        if (!announced) log(`waiting for pids ${liveUsers().join(', ')} to stop using the cluster before taking it down`);
+        await sleep(1000);
+      }
+      return withClusterLock(() => clusterDown());
+    },
+  };
 }
 
 export interface UpTimings {
@@ -506,7 +677,15 @@ export async function clusterUp(opts: { timings?: UpTimings } = {}): Promise<Clu
 
 async function bringUp(timings: UpTimings): Promise<void> {
   const images = await timed(timings, 'images', () => {
-    const res = run('bash', [join(repoRoot, 'test/cluster/build-images.sh')], { timeoutMs: 3_600_000 });
+    // The builds' progress goes to logs/images.log as it happens (a cold build takes many minutes).
+    const fd = openSync(join(logDir, 'images.log'), 'w');
+    let res: SpawnSyncReturns<string>;
+    try {
+      res = spawnSync('bash', [join(repoRoot, 'test/cluster/build-images.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', fd], timeout: 3_600_000 });
+    } finally {
+      closeSync(fd);
+    }
+    if (res.error || res.status !== 0) throw new Error(`test/cluster/build-images.sh failed (${res.error?.message ?? `exit ${res.status}`}); the end of logs/images.log:\n${logTail('images', 40)}`);
     return res.stdout.trim().split('\n').pop()!;
   });
 
@@ -514,7 +693,9 @@ async function bringUp(timings: UpTimings): Promise<void> {
   const saved: Record<string, string> = {};
   for (const k of SYSCTLS) saved[k] = readSysctl(k);
   writeFileSync(join(S, 'sysctls.json'), JSON.stringify(saved));
-  writeFileSync(join(S, 'var-log-containers.json'), JSON.stringify({ existed: existsSync('/var/log/containers') }));
+  writeFileSync(join(S, 'host-paths.json'), JSON.stringify(HOST_PATHS.filter((p) => existsSync(p))));
+  // The nftables tables there are before the kubelet, kube-proxy and CNI add theirs (iptables-nft).
+  writeFileSync(join(S, 'nft-tables.json'), JSON.stringify((nftTables() ?? []).map(tableName)));
 
   await timed(timings, 'network', () => {
     // A veth pair (this kernel has no dummy driver); the peer stays unconfigured.
@@ -604,6 +785,10 @@ async function bringUp(timings: UpTimings): Promise<void> {
       `--root-ca-file=${ca}`,
       `--service-cluster-ip-range=${CLUSTER.serviceCidr}`,
       '--leader-elect=false',
+      // A node without a heartbeat for 20 s is NotReady (default 40 s): the e2e's killed kubelet
+      // ends its trace sooner. Twice the kubelet's lease renewal interval (10 s), so load alone
+      // does not flap it.
+      '--node-monitor-grace-period=20s',
       '--bind-address=127.0.0.1',
       `--secure-port=${await freeLoopbackPort()}`,
       '--v=1',
@@ -626,12 +811,33 @@ async function bringUp(timings: UpTimings): Promise<void> {
     mkdirSync(join(S, 'cni', 'net.d'), { recursive: true });
     writeFileSync(join(S, 'cni', 'net.d', '10-tracejob.conflist'), cniConfig());
     writeFileSync(join(S, 'containerd', 'config.toml'), containerdConfig());
+    if (existsSync(containerdRoot) && !existsSync(containerdRootClean)) {
+      log(`${containerdRoot} was not left clean by a cluster:down: starting containerd with an empty root`);
+      for (const m of mountsUnder(containerdRoot)) run('umount', ['-l', m], { allowFail: true });
+      rmSync(containerdRoot, { recursive: true, force: true });
+    }
+    rmSync(containerdRootClean, { force: true });
     startDaemon('containerd', bin('containerd'), ['--config', join(S, 'containerd', 'config.toml')], { ...process.env, PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` });
     await waitFor('containerd', 60_000, () => (ctr(['version'], { allowFail: true }).status === 0 ? true : undefined), 'containerd');
   });
 
   await timed(timings, 'image import', () => {
-    for (const name of NODE_IMAGES) ctr(['images', 'import', join(images, `${name.replace(/[/:]/g, '_')}.tar`)]);
+    // Only what changed since the image was last imported into the kept root (the archive's image id).
+    let imported: Record<string, string> = {};
+    try {
+      imported = JSON.parse(readFileSync(importedImagesFile, 'utf8')) as Record<string, string>;
+    } catch {
+      /* nothing imported yet */
+    }
+    const present = new Set(ctr(['images', 'ls', '-q']).stdout.split('\n'));
+    for (const name of NODE_IMAGES) {
+      const archive = join(images, `${name.replace(/[/:]/g, '_')}.tar`);
+      const id = readFileSync(`${archive}.id`, 'utf8').trim();
+      if (imported[name] === id && present.has(name)) continue;
+      ctr(['images', 'import', archive]);
+      imported[name] = id;
+      writeFileSync(importedImagesFile, JSON.stringify(imported));
+    }
   });
 
   await timed(timings, 'kubelet', async () => {
@@ -664,7 +870,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
 
   await timed(timings, 'coredns', () => {
     kubectl(['apply', '-f', join(repoRoot, 'test/cluster/addons/coredns.yaml')]);
-    kubectl(['-n', 'kube-system', 'rollout', 'status', 'deploy/coredns', '--timeout=180s']);
+    rollout('kube-system', 'deploy/coredns', 180);
   });
 
   await timed(timings, 'deploy tracejob', () => {
@@ -679,7 +885,7 @@ async function bringUp(timings: UpTimings): Promise<void> {
     kubectl(['apply', '-f', '-'], { input: secretYaml('tracejob-api-auth', 'tokens.yaml', authDoc) });
     kubectl(['apply', '-k', join(repoRoot, 'test/cluster/overlay')]);
     for (const what of ['statefulset/redis', 'deploy/tracejob-api', 'deploy/tracejob-scheduler']) {
-      kubectl(['-n', 'tracejob', 'rollout', 'status', what, '--timeout=300s']);
+      rollout('tracejob', what, 300);
     }
   });
 
@@ -690,14 +896,33 @@ async function bringUp(timings: UpTimings): Promise<void> {
     const server = `http://127.0.0.1:${port}`;
     await waitFor('the deployed API through the Service', 60_000, async () => ((await fetch(`${server}/readyz`)).ok ? true : undefined), 'api-forward');
     mkdirSync(artifactsDir, { recursive: true });
-    writeFileSync(envFile, `KUBECONFIG=${kubeconfigFile}\nTRACEJOB_SERVER=${server}\nTRACEJOB_TOKEN=${secrets.apiToken}\n`, { mode: 0o600 });
+    const envText = `KUBECONFIG=${kubeconfigFile}\nTRACEJOB_SERVER=${server}\nTRACEJOB_TOKEN=${secrets.apiToken}\n`;
+    writeFileSync(stateEnvFile, envText, { mode: 0o600 });
+    writeFileSync(envFile, envText, { mode: 0o600 });
   });
+}
+
+/**
+ * Waits for a workload's rollout (its pods Ready); on a timeout the error names it and carries its
+ * pods' state, the namespace's last events and the end of its containers' logs.
+ */
+function rollout(ns: string, what: string, timeoutSeconds: number): void {
+  const res = kubectl(['-n', ns, 'rollout', 'status', what, `--timeout=${timeoutSeconds}s`], { allowFail: true });
+  if (res.status === 0) return;
+  const pods = kubectl(['-n', ns, 'get', 'pods', '-o', 'wide'], { allowFail: true }).stdout;
+  const events = kubectl(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], { allowFail: true }).stdout.split('\n').slice(-15).join('\n');
+  const logs = kubectl(['-n', ns, 'logs', what, '--all-containers', '--tail=20'], { allowFail: true });
+  throw new Error(
+    `${ns}/${what} did not become ready within ${timeoutSeconds} s: ${(res.stderr || res.stdout).trim()}\n` +
+      `pods:\n${pods}\nevents:\n${events}\nlogs:\n${(logs.stdout || logs.stderr).trim()}\n(kubelet, containerd logs in ${logDir})`,
+  );
 }
 
 // ---------------------------------------------------------------- down
 
 /** Stops everything clusterUp started and removes what it created; returns what was left behind. */
 export async function clusterDown(): Promise<string[]> {
+  const t0 = Date.now();
   if (existsSync(kubeconfigFile) && daemonPid('kube-apiserver') && daemonPid('kubelet')) {
     // Pods go away through the kubelet, so that CNI DEL and volume unmounts run.
     await stopDaemon('kube-controller-manager');
@@ -715,21 +940,37 @@ export async function clusterDown(): Promise<string[]> {
     } catch (err) {
       log(`pods did not all go away (${(err as Error).message.split('\n')[0]}); killing what is left`);
     }
+    log(`down: pods gone after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   await stopDaemon('api-forward');
   await stopDaemon('kubelet');
   await stopDaemon('kube-proxy');
+  // The containers the kubelet has not garbage-collected yet: out of the kept root.
+  let rootClean = false;
+  if (daemonPid('containerd')) {
+    const ids = () => ctr(['containers', 'ls', '-q'], { allowFail: true });
+    for (const id of ids().stdout.split('\n').filter(Boolean)) {
+      ctr(['tasks', 'kill', '-s', 'SIGKILL', id], { allowFail: true });
+      ctr(['tasks', 'rm', '-f', id], { allowFail: true });
+      ctr(['containers', 'rm', id], { allowFail: true });
+    }
+    const left = ids();
+    rootClean = left.status === 0 && left.stdout.trim() === '';
+  }
   // Shims of containers still there: ours are the ones talking to our containerd's socket.
   for (const pid of processesMentioning(containerdSock)) await stopPid(pid, 2000);
   await stopDaemon('containerd');
+  if (rootClean && existsSync(containerdRoot)) writeFileSync(containerdRootClean, '');
   await stopDaemon('kube-controller-manager');
   await stopDaemon('kube-scheduler');
   await stopDaemon('kube-apiserver');
   await stopDaemon('etcd');
   if (existsSync(bin('kube-proxy'))) run(bin('kube-proxy'), ['--cleanup'], { allowFail: true });
   removeChains();
+  const nftBaseline = readNftBaseline();
+  removeNftTables(nftBaseline);
 
-  for (const m of mountsUnder(S)) run('umount', ['-l', m], { allowFail: true });
+  for (const m of [...mountsUnder(S), ...mountsUnder(containerdRoot)]) run('umount', ['-l', m], { allowFail: true });
   for (const dir of kubepodsCgroups()) {
     try {
       rmdirSync(dir);
@@ -744,17 +985,52 @@ export async function clusterDown(): Promise<string[]> {
   } catch {
     /* nothing was changed */
   }
-  try {
-    const { existed } = JSON.parse(readFileSync(join(S, 'var-log-containers.json'), 'utf8')) as { existed: boolean };
-    if (!existed) rmSync('/var/log/containers', { recursive: true, force: true });
-  } catch {
-    /* never created */
-  }
+  const hostPathsBefore = readHostPathsBefore();
+  for (const link of ourContainerLogLinks()) rmSync(link, { force: true });
+  for (const p of createdHostPaths(hostPathsBefore)) rmSync(p, { recursive: true, force: true });
   rmSync('/run/tracejob-buildah', { recursive: true, force: true });
   if (mountsUnder(S).length === 0) rmSync(S, { recursive: true, force: true });
   rmSync(envFile, { force: true });
-  rmSync(kubeconfigFile, { force: true });
-  return leftovers();
+  log(`down: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return leftovers(nftBaseline, hostPathsBefore);
+}
+
+/**
+ * Directories outside the state directory that the kubelet, containerd and the CNI plugins make at
+ * fixed places (the kubelet's device-plugin socket, the shims' sockets and runc's state, the CNI
+ * result cache, the container log links). cluster:down removes those that did not exist before
+ * cluster:up: on a machine that runs its own containerd or kubelet they are theirs.
+ */
+const HOST_PATHS = ['/var/lib/kubelet', '/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/log/pods'] as const;
+
+/** The kubelet's links in /var/log/containers to our pods' logs (where that directory was there before). */
+function ourContainerLogLinks(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync('/var/log/containers');
+  } catch {
+    return [];
+  }
+  return names.map((n) => join('/var/log/containers', n)).filter((link) => {
+    try {
+      return readlinkSync(link).startsWith(`${S}/`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function readHostPathsBefore(): string[] | undefined {
+  try {
+    return JSON.parse(readFileSync(join(S, 'host-paths.json'), 'utf8')) as string[];
+  } catch {
+    return undefined;
+  }
+}
+
+function createdHostPaths(before: readonly string[] | undefined): string[] {
+  if (!before) return [];
+  return HOST_PATHS.filter((p) => !before.includes(p) && existsSync(p));
 }
 
 function processesMentioning(needle: string): number[] {
@@ -770,16 +1046,24 @@ function processesMentioning(needle: string): number[] {
   return out.filter((p) => p !== process.pid);
 }
 
-/** What of a cluster is still on the machine (empty after a clean cluster:down). */
-export function leftovers(): string[] {
+/**
+ * What of a cluster is still on the machine (empty after a clean cluster:down): processes, mounts,
+ * interfaces, cgroups, iptables chains, nftables tables (`nftBaseline`: the tables there were
+ * before cluster:up; by default as recorded in the state directory), files.
+ */
+export function leftovers(nftBaseline: readonly string[] | undefined = readNftBaseline(), hostPathsBefore: readonly string[] | undefined = readHostPathsBefore()): string[] {
   const out: string[] = [];
   for (const d of DAEMONS) if (daemonPid(d)) out.push(`process ${d}`);
   for (const pid of processesMentioning(containerdSock)) out.push(`process ${pid} (a containerd shim)`);
-  for (const m of mountsUnder(S)) out.push(`mount ${m}`);
+  for (const m of [...mountsUnder(S), ...mountsUnder(containerdRoot)]) out.push(`mount ${m}`);
   for (const link of [CLUSTER.bridge, CLUSTER.nodeIface]) if (linkExists(link)) out.push(`interface ${link}`);
   for (const dir of kubepodsCgroups()) out.push(`cgroup ${dir}`);
-  for (const c of ourChains()) out.push(`iptables ${c.table} ${c.chain}`);
+  for (const c of ourChains()) out.push(`${c.cmd} ${c.table} ${c.chain}`);
+  for (const t of ourNftTables(nftBaseline)) out.push(`nft table ${tableName(t)}`);
   if (existsSync(S)) out.push(`directory ${S}`);
+  for (const p of createdHostPaths(hostPathsBefore)) out.push(`directory ${p}`);
+  for (const link of ourContainerLogLinks()) out.push(`file ${link}`);
+  if (existsSync('/run/tracejob-buildah')) out.push('directory /run/tracejob-buildah');
   if (existsSync(join('/run/netns')) && readdirSync('/run/netns').some((n) => n.startsWith('cni-'))) out.push('network namespaces /run/netns/cni-*');
   return out;
 }
