@@ -1,30 +1,39 @@
 /**
  * Query benchmark. Builds a trace of N events (default 10 M) shaped like the `open` gadget's
- * (its catalogue fields, exact decimal-string timestamps) across 4 nodes and 50 pods in a
- * filesystem result store, then in the same run:
+ * (its catalogue fields, exact decimal-string timestamps) across 4 nodes and 50 pods, then in the
+ * same run, for each result store — the filesystem (all-in-one) and S3 on a real MinIO started
+ * here (what Kubernetes deployments use):
  *  - ingest: writing each node's events.ndjson (JSON.stringify per event, as the runner's event
- *    writer does: the reference) vs. writing it plus the columnar copy (writeColumnar, the work
- *    ingest adds);
+ *    writer does: the reference) vs. that plus the API's real ingest of the node's upload
+ *    (saveNodeUpload: receive the tar.gz, unpack, write the columnar copy, store — for S3 upload
+ *    every object and the pointer). The runner's tar.gz is built once beforehand (packMs);
  *  - storage: bytes of NDJSON vs. the columnar files;
  *  - queries through the routes' functions (event-pages.ts): the NDJSON scan (what the API did
  *    before the columnar copy, the reference) vs. the columnar path — filter by pod, filter by a
- *    field value, top-N by field (all events, and one pod), first page.
- * One JSON line per measurement: `{query, referenceMs, ms, ratio}` (ratio = referenceMs / ms).
+ *    rare field value, top-N by field (all events, and one pod), first page. For S3 the first
+ *    columnar query also fetches the columnar files into the local cache (coldMs).
+ * One JSON line per measurement: `{store, query, referenceMs, ms, ratio}` (ratio = referenceMs / ms).
  * Targets: every query ≤ 100 ms and ≥ 20× faster than the scan; ingest ≤ 2× the NDJSON writing.
- * Usage: npm run bench:query -- [--json] [--events 10000000] [--repeat 5] [--keep DIR]
+ * Usage: npm run bench:query -- [--json] [--events 10000000] [--repeat 5] [--store fs|s3|both] [--keep DIR]
+ * (--keep reuses the NDJSON and archives a previous run left in DIR.)
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
+import { resultArchiveStream } from '../../job-image/src/upload/result-archive.ts';
 import { loadGadgetCatalogue } from '../../api/src/gadget-catalogue.ts';
 import { ColumnarEngine } from '../../api/src/store/columnar-engine.ts';
-import { columnsFor, writeColumnar } from '../../api/src/store/columnar-events.ts';
+import { COLUMNAR_FILES, columnsFor } from '../../api/src/store/columnar-events.ts';
 import { eventsPage, eventsTop } from '../../api/src/store/event-pages.ts';
 import { parseEventQuery } from '../../api/src/store/event-query.ts';
 import { FsResultStore } from '../../api/src/store/fs-result-store.ts';
+import { S3ResultStore } from '../../api/src/store/s3-result-store.ts';
+import type { ResultStore } from '../../api/src/store/result-store.ts';
+import { minioMissing, startTestMinio, type TestMinio } from '../support/minio.ts';
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
@@ -35,6 +44,9 @@ const arg = (name: string, fallback: string) => {
 const totalEvents = Number(arg('--events', '10000000'));
 const repeat = Number(arg('--repeat', '5'));
 const keep = arg('--keep', '');
+const storeArg = arg('--store', 'both');
+const stores = storeArg === 'both' ? ['fs', 's3'] : [storeArg];
+if (!stores.every((k) => k === 'fs' || k === 's3')) throw new Error(`--store: fs, s3 or both, not ${storeArg}`);
 const NODES = 4;
 const PODS = 50;
 const log = (...a: unknown[]) => {
@@ -128,59 +140,120 @@ async function median(fn: () => Promise<unknown>, runs = repeat): Promise<number
   return times[Math.floor(times.length / 2)]!;
 }
 
+interface BuiltNode {
+  node: string;
+  count: number;
+  ndjsonMs: number;
+  ndjsonBytes: number;
+  archive: string;
+  packMs: number;
+}
+
+/** Each node's NDJSON and summary as the runner leaves them, and its upload archive (reused with --keep). */
+async function buildNodes(srcDir: string, traceId: string): Promise<BuiltNode[]> {
+  const built: BuiltNode[] = [];
+  const manifest = join(srcDir, 'built.json');
+  if (existsSync(manifest)) {
+    const old = JSON.parse(readFileSync(manifest, 'utf8')) as { events: number; traceId: string; nodes: BuiltNode[] };
+    if (old.events === totalEvents && old.traceId === traceId) return old.nodes;
+  }
+  for (let n = 0; n < NODES; n++) {
+    const node = `node-${n}`;
+    const count = Math.floor(totalEvents / NODES) + (n < totalEvents % NODES ? 1 : 0);
+    const dir = join(srcDir, node);
+    mkdirSync(dir, { recursive: true });
+    const ndjsonMs = await writeNodeNdjson(join(dir, 'events.ndjson'), n, count);
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ traceId, node, events: count, lostEvents: 0 }));
+    const archive = join(dir, 'upload.tar.gz');
+    const packed = await timed(() => pipeline(resultArchiveStream([join(dir, 'events.ndjson'), join(dir, 'summary.json')]), createWriteStream(archive)));
+    built.push({ node, count, ndjsonMs, ndjsonBytes: statSync(join(dir, 'events.ndjson')).size, archive, packMs: packed.ms });
+    log(`${node}: ${count} events, NDJSON ${(ndjsonMs / 1000).toFixed(1)} s, tar.gz ${(packed.ms / 1000).toFixed(1)} s`);
+  }
+  writeFileSync(manifest, JSON.stringify({ events: totalEvents, traceId, nodes: built }));
+  return built;
+}
+
+async function openStore(kind: string, dataDir: string, engine: ColumnarEngine, minio: TestMinio | undefined): Promise<ResultStore> {
+  if (kind === 'fs') return new FsResultStore(join(dataDir, 'fs'), engine);
+  return S3ResultStore.open(
+    { kind: 's3', endpoint: minio!.endpoint, bucket: 'tracejob-bench', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio!.accessKeyId, secretAccessKey: minio!.secretAccessKey }, timeoutSeconds: 60 },
+    { dataDir: join(dataDir, 's3'), engine, cacheBytes: 4 * 1024 * 1024 * 1024 },
+  );
+}
+
 async function main(): Promise<void> {
   const dataDir = keep || mkdtempSync(join(tmpdir(), 'tracejob-query-bench-'));
-  const traceId = randomUUID();
+  // With --keep the trace id stays, so the NDJSON and archives are reused.
+  const idFile = join(dataDir, 'trace-id');
+  const traceId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : randomUUID();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(idFile, traceId);
   const gadgets = await loadGadgetCatalogue();
   const columns = columnsFor(gadgets.get('open')!.fields);
   const engine = await ColumnarEngine.open({ tempDir: join(dataDir, 'tmp', 'duckdb') });
+  let minio: TestMinio | undefined;
   try {
     log(`building ${totalEvents} events over ${NODES} nodes and ${PODS} pods in ${dataDir}`);
-    let ndjsonMs = 0;
-    let columnarMs = 0;
-    let ndjsonBytes = 0;
-    let columnarBytes = 0;
-    for (let n = 0; n < NODES; n++) {
-      const count = Math.floor(totalEvents / NODES) + (n < totalEvents % NODES ? 1 : 0);
-      const dir = join(dataDir, 'traces', traceId, 'nodes', `node-${n}`);
-      mkdirSync(dir, { recursive: true });
-      ndjsonMs += await writeNodeNdjson(join(dir, 'events.ndjson'), n, count);
-      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ traceId, node: `node-${n}`, events: count, lostEvents: 0 }));
-      const conv = await timed(() => writeColumnar(engine, join(dir, 'events.ndjson'), dir, 'open', columns));
-      columnarMs += conv.ms;
-      if (conv.value.rows !== count) throw new Error(`node-${n}: columnar copy has ${conv.value.rows} rows, NDJSON ${count}`);
-      ndjsonBytes += statSync(join(dir, 'events.ndjson')).size;
-      for (const f of ['events.parquet', 'counts.parquet', 'columnar.json']) columnarBytes += statSync(join(dir, f)).size;
-      log(`node-${n}: ${count} events, NDJSON ${(ndjsonMs / 1000).toFixed(1)} s so far, columnar ${(columnarMs / 1000).toFixed(1)} s so far`);
+    const built = await buildNodes(join(dataDir, 'src'), traceId);
+    const ndjsonMs = built.reduce((t, b) => t + b.ndjsonMs, 0);
+    const ndjsonBytes = built.reduce((t, b) => t + b.ndjsonBytes, 0);
+    const packMs = built.reduce((t, b) => t + b.packMs, 0);
+    if (stores.includes('s3')) {
+      const missing = minioMissing();
+      if (missing) throw new Error(missing);
+      minio = await startTestMinio();
     }
-    out({ query: 'ingest', events: totalEvents, referenceMs: Math.round(ndjsonMs), ms: Math.round(ndjsonMs + columnarMs), columnarMs: Math.round(columnarMs), ratio: +((ndjsonMs + columnarMs) / ndjsonMs).toFixed(2), note: 'ms = NDJSON + columnar copy; referenceMs = NDJSON alone; target ratio ≤ 2' });
-    out({ query: 'storage', ndjsonBytes, columnarBytes, ratio: +(ndjsonBytes / columnarBytes).toFixed(1) });
-
-    const store = new FsResultStore(dataDir, engine);
-    const q = (params: Record<string, string>, reserved: string[] = []) => parseEventQuery(params, columns, reserved);
-    // A pod of the last node: the scan reads the other nodes' files before it finds any.
-    let lastPod = PODS - 1;
-    while (lastPod % NODES !== NODES - 1) lastPod -= 1;
-    const lastNodePod = `web-${lastPod}`;
-    const cases: { query: string; run: (withEngine: boolean) => Promise<unknown> }[] = [
-      { query: `filter by pod (${lastNodePod}, page of 100)`, run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({ pod: lastNodePod }), 100) },
-      { query: 'filter by field value (path, rare, page of 100)', run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({ path: RARE_PATH }), 100) },
-      { query: 'top-N by field (path, top 10)', run: (e) => eventsTop(store, e ? engine : undefined, traceId, q({}), 'path', 10) },
-      { query: `top-N by field for a pod (path, ${lastNodePod})`, run: (e) => eventsTop(store, e ? engine : undefined, traceId, q({ pod: lastNodePod }), 'path', 10) },
-      { query: 'first page (1000 events)', run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({}), 1000) },
-    ];
-    for (const c of cases) {
-      const reference = await timed(() => c.run(false));
-      const answer = await c.run(true);
-      const items = (v: unknown) => (Array.isArray(v) ? v : (v as { items: string[] }).items.map((t) => JSON.parse(t) as unknown));
-      const same = isDeepStrictEqual(items(reference.value), items(answer));
-      const ms = await median(() => c.run(true));
-      out({ query: c.query, referenceMs: Math.round(reference.ms), ms: +ms.toFixed(1), ratio: +(reference.ms / ms).toFixed(1), sameAnswer: same });
+    for (const kind of stores) {
+      rmSync(join(dataDir, kind), { recursive: true, force: true });
+      const store = await openStore(kind, dataDir, engine, minio);
+      try {
+        let ingestMs = 0;
+        let columnarBytes = 0;
+        for (const b of built) {
+          const saved = await timed(() => store.saveNodeUpload(traceId, b.node, createReadStream(b.archive), 4 * 1024 * 1024 * 1024, { gadget: 'open', columns }));
+          ingestMs += saved.ms;
+          if (saved.value.summary.events !== b.count) throw new Error(`${b.node}: stored ${saved.value.summary.events} events, built ${b.count}`);
+          const local = await store.columnar(traceId, b.node);
+          if (local?.layout.rows !== b.count) throw new Error(`${b.node}: columnar copy has ${local?.layout.rows} rows, NDJSON ${b.count}`);
+          for (const f of COLUMNAR_FILES) columnarBytes += statSync(join(local.dir, f)).size;
+          log(`${kind} ${b.node}: stored in ${(saved.ms / 1000).toFixed(1)} s`);
+        }
+        out({ store: kind, query: 'ingest', events: totalEvents, referenceMs: Math.round(ndjsonMs), ms: Math.round(ndjsonMs + ingestMs), ingestMs: Math.round(ingestMs), packMs: Math.round(packMs), ratio: +((ndjsonMs + ingestMs) / ndjsonMs).toFixed(2), note: 'ms = NDJSON writing + saveNodeUpload (receive, unpack, columnar copy, store); referenceMs = NDJSON writing alone; packMs = the runner\'s tar.gz, not counted; target ratio ≤ 2' });
+        out({ store: kind, query: 'storage', ndjsonBytes, columnarBytes, ratio: +(ndjsonBytes / columnarBytes).toFixed(1) });
+        await queries(kind, store, engine, traceId, columns);
+      } finally {
+        store.close?.();
+      }
+      rmSync(join(dataDir, kind), { recursive: true, force: true });
     }
     out({ query: 'machine', loadavg1: +loadavg()[0]!.toFixed(1), cores: cpus().length });
   } finally {
     engine.close();
+    await minio?.close();
     if (!keep) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function queries(kind: string, store: ResultStore, engine: ColumnarEngine, traceId: string, columns: ReturnType<typeof columnsFor>): Promise<void> {
+  const q = (params: Record<string, string>, reserved: string[] = []) => parseEventQuery(params, columns, reserved);
+  // A pod of the last node: the scan reads the other nodes' files before it finds any.
+  let lastPod = PODS - 1;
+  while (lastPod % NODES !== NODES - 1) lastPod -= 1;
+  const lastNodePod = `web-${lastPod}`;
+  const cases: { query: string; run: (withEngine: boolean) => Promise<unknown> }[] = [
+    { query: `filter by pod (${lastNodePod}, page of 100)`, run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({ pod: lastNodePod }), 100) },
+    { query: 'filter by field value (path, rare, page of 100)', run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({ path: RARE_PATH }), 100) },
+    { query: 'top-N by field (path, top 10)', run: (e) => eventsTop(store, e ? engine : undefined, traceId, q({}), 'path', 10) },
+    { query: `top-N by field for a pod (path, ${lastNodePod})`, run: (e) => eventsTop(store, e ? engine : undefined, traceId, q({ pod: lastNodePod }), 'path', 10) },
+    { query: 'first page (1000 events)', run: (e) => eventsPage(store, e ? engine : undefined, traceId, q({}), 1000) },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const reference = await timed(() => c.run(false));
+    const cold = await timed(() => c.run(true));
+    const items = (v: unknown) => (Array.isArray(v) ? v : (v as { items: string[] }).items.map((t) => JSON.parse(t) as unknown));
+    const same = isDeepStrictEqual(items(reference.value), items(cold.value));
+    const ms = await median(() => c.run(true));
+    out({ store: kind, query: c.query, referenceMs: Math.round(reference.ms), ms: +ms.toFixed(1), ratio: +(reference.ms / ms).toFixed(1), sameAnswer: same, ...(kind === 's3' && i === 0 ? { coldMs: Math.round(cold.ms) } : {}) });
   }
 }
 

@@ -180,6 +180,33 @@ describe('ingest', () => {
     assert.equal(res.json().items.length, 4);
   });
 
+  test('blank lines, a line of spaces and one that is not an event in the middle: pages are still exactly the matching events', async () => {
+    const events = openEvents(600, { node: 'node-e' });
+    const lines = ndjson(events).trim().split('\n');
+    const expected = ndjson(events.filter((e) => e.comm === 'cat')).trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    assert.ok(expected.length > 100, 'matches in several blocks of lines');
+    for (const [extra, viaLines] of [
+      ['\n\n', true],
+      ['\n   \nnot an event\n', false],
+    ] as const) {
+      const traceId = await createOpenTrace(fx.traces);
+      const text = [...lines.slice(0, 300), extra, ...lines.slice(300)].join('\n') + '\n';
+      assert.equal((await upload(traceId, 'node-e', await resultArchive(traceId, 'node-e', text, 600))).statusCode, 201);
+      // Row numbers name lines only while every non-empty line is a row; else pages come from the Parquet.
+      assert.equal((await fx.results.columnar(traceId, 'node-e'))?.layout.lineOffsets, viaLines);
+      const got: unknown[] = [];
+      let cursor: string | undefined;
+      do {
+        const res = await fx.app.inject({ url: `/v1/traces/${traceId}/events?comm=cat&limit=37${cursor ? `&cursor=${cursor}` : ''}` });
+        assert.equal(res.statusCode, 200, res.body);
+        const p = res.json() as { items: unknown[]; nextCursor?: string };
+        got.push(...p.items);
+        cursor = p.nextCursor;
+      } while (cursor);
+      assert.deepEqual(got, expected, `extra ${JSON.stringify(extra)}`);
+    }
+  });
+
   test('a second upload of a node replaces the first, columnar copy included', async () => {
     const traceId = await createOpenTrace(fx.traces);
     await upload(traceId, 'node-d', await resultArchive(traceId, 'node-d', openEvents(10, { node: 'node-d' })));

@@ -6,8 +6,8 @@
 import { InvalidError } from '../errors.ts';
 import type { ColumnarEngine } from './columnar-engine.ts';
 import { sqlIdent, sqlString } from './columnar-engine.ts';
-import type { ColumnKind, ColumnSpec, ColumnarLayout } from './columnar-events.ts';
-import type { LocalColumnar } from './result-store.ts';
+import { LINE_STRIDE, ROW_NUMBER, readLineOffsets, type ColumnKind, type ColumnSpec, type ColumnarLayout } from './columnar-events.ts';
+import type { LocalColumnar, StoredEvents } from './result-store.ts';
 
 export interface FieldEquals {
   field: string;
@@ -144,7 +144,69 @@ export interface EventPageText {
   next?: { node: string; seq: number };
 }
 
-/** Up to `limit` matching events from `nodes` (in node order, then file order), from `start`. */
+/** Reads of the NDJSON at once when a page's lines are fetched. */
+const LINE_READS_IN_FLIGHT = 8;
+
+/** Lines of a text (without their newlines), empty ones left out, as the line scan counts them. */
+function nonEmptyLines(text: string): string[] {
+  return text.split('\n').filter((l) => l.length > 0);
+}
+
+/**
+ * The NDJSON lines of `rows` (ascending row numbers), read through the node's line offsets: each
+ * run of neighbouring LINE_STRIDE-line blocks in one read. Undefined when a line is not JSON (the
+ * page is then built from the Parquet).
+ */
+async function linesOfRows(dir: string, events: StoredEvents, rows: readonly number[]): Promise<string[] | undefined> {
+  if (rows.length === 0) return [];
+  const offsets = await readLineOffsets(dir);
+  const blocks = [...new Set(rows.map((r) => Math.floor(r / LINE_STRIDE)))];
+  const runs: { first: number; last: number }[] = [];
+  for (const b of blocks) {
+    const run = runs[runs.length - 1];
+    if (run && run.last + 1 === b) run.last = b;
+    else runs.push({ first: b, last: b });
+  }
+  const byRow = new Map<number, string>();
+  const wanted = new Set(rows);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const run = runs[next++];
+      if (!run) return;
+      if (run.first >= offsets.length) throw new Error(`row ${run.first * LINE_STRIDE} is past the line offsets`);
+      const start = Number(offsets[run.first]);
+      const end = run.last + 1 < offsets.length ? Number(offsets[run.last + 1]) : events.size;
+      const chunks: Buffer[] = [];
+      for await (const chunk of events.read(start, end) as AsyncIterable<Buffer>) chunks.push(chunk);
+      const lines = nonEmptyLines(Buffer.concat(chunks).toString('utf8'));
+      lines.forEach((line, i) => {
+        const row = run.first * LINE_STRIDE + i;
+        if (wanted.has(row)) byRow.set(row, line);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LINE_READS_IN_FLIGHT, runs.length) }, worker));
+  const out: string[] = [];
+  for (const r of rows) {
+    const line = byRow.get(r);
+    if (line === undefined) return undefined;
+    try {
+      JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+/**
+ * Up to `limit` matching events from `nodes` (in node order, then file order), from `start`. The
+ * filter reads only its own columns (a row group whose statistics or bloom filter rule the value
+ * out is skipped); the page's events are then read as lines of the NDJSON, not decoded from every
+ * column of their row groups.
+ */
 export async function columnarPage(
   engine: ColumnarEngine,
   nodes: readonly ColumnarNode[],
@@ -158,19 +220,28 @@ export async function columnarPage(
   return engine.withConnection(async (db) => {
     for (; index < nodes.length; index += 1) {
       const { node, columnar } = nodes[index]!;
+      if (!mayMatch(columnar.layout, q)) continue;
       const params: string[] = [];
       const where = whereClause(q, params);
       const from = start && start.node === node ? start.seq : 0;
-      if (from > 0) where.push(`seq >= ${from}`);
+      if (from > 0) where.push(`${ROW_NUMBER} >= ${from}`);
       const want = limit - items.length;
-      if (!mayMatch(columnar.layout, q)) continue;
-      // The JSON text is built for the page's rows only, not for every row the filter reads.
-      const sql = `SELECT seq, ${eventJsonSql(columnar.layout)} AS line FROM (SELECT * FROM read_parquet(${sqlString(`${columnar.dir}/events.parquet`)})${where.length ? ` WHERE ${where.join(' AND ')}` : ''} LIMIT ${want + 1})`;
-      const cols = (await db.runAndReadAll(sql, params)).getColumnsJS();
-      const seqs = (cols[0] ?? []) as bigint[];
-      const lines = (cols[1] ?? []) as string[];
-      for (const line of lines.slice(0, want)) items.push(line);
-      if (lines.length > want) return { items, next: { node, seq: Number(seqs[want]!) } };
+      const scan = `SELECT * FROM read_parquet(${sqlString(`${columnar.dir}/events.parquet`)}, file_row_number = true)${where.length ? ` WHERE ${where.join(' AND ')}` : ''} LIMIT ${want + 1}`;
+      let rows: number[] = [];
+      let lines: string[] | undefined;
+      if (columnar.layout.lineOffsets) {
+        const found = (await db.runAndReadAll(`SELECT ${ROW_NUMBER} FROM (${scan.replace('SELECT *', `SELECT ${ROW_NUMBER}`)})`, params)).getColumnsJS();
+        rows = ((found[0] ?? []) as bigint[]).map(Number);
+        lines = await linesOfRows(columnar.dir, columnar.events, rows.slice(0, want));
+      }
+      if (!lines) {
+        // The JSON text is built for the page's rows only, not for every row the filter reads.
+        const cols = (await db.runAndReadAll(`SELECT ${ROW_NUMBER}, ${eventJsonSql(columnar.layout)} AS line FROM (${scan})`, params)).getColumnsJS();
+        rows = ((cols[0] ?? []) as bigint[]).map(Number);
+        lines = ((cols[1] ?? []) as string[]).slice(0, want);
+      }
+      for (const line of lines) items.push(line);
+      if (rows.length > want) return { items, next: { node, seq: rows[want]! } };
       if (items.length === limit) {
         const following = nodes[index + 1];
         return following ? { items, next: { node: following.node, seq: 0 } } : { items };

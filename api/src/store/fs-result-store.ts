@@ -5,14 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { NodeSummary } from '../../../contracts/index.ts';
 import type { ColumnarEngine } from './columnar-engine.ts';
 import { readLayout } from './columnar-events.ts';
 import { prepareUpload, type ColumnarTarget } from './node-ingest.ts';
-import type { LocalColumnar, ResultStore, StoredUpload } from './result-store.ts';
+import type { LocalColumnar, ResultStore, StoredEvents, StoredUpload } from './result-store.ts';
 import { assertNodeName, assertTraceId } from './safe-names.ts';
 
 export class FsResultStore implements ResultStore {
@@ -79,14 +80,46 @@ export class FsResultStore implements ResultStore {
     return createReadStream(join(this.nodeDir(traceId, node), 'events.ndjson'), { start });
   }
 
-  async columnar(traceId: string, node: string): Promise<LocalColumnar | undefined> {
-    const dir = this.nodeDir(traceId, node);
+  async events(traceId: string, node: string): Promise<StoredEvents | undefined> {
+    const file = join(this.nodeDir(traceId, node), 'events.ndjson');
+    let st;
     try {
-      return { dir, layout: await readLayout(dir) };
+      st = await stat(file, { bigint: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+    const { ino, size, mtimeNs } = st;
+    return {
+      size: Number(size),
+      // An upload is a new file renamed into place: a new inode.
+      etag: `"${ino.toString(36)}-${size.toString(36)}-${mtimeNs.toString(36)}"`,
+      read(start = 0, end?: number): Readable {
+        const out = new PassThrough();
+        if (end !== undefined && end <= start) return out.end() as PassThrough;
+        void (async () => {
+          const fh = await open(file, 'r');
+          const now = await fh.stat({ bigint: true }).catch(async (err: unknown) => {
+            await fh.close();
+            throw err;
+          });
+          if (now.ino !== ino) {
+            await fh.close();
+            throw Object.assign(new Error(`the result of node ${node} was replaced while it was read`), { code: 'ERESULTREPLACED' });
+          }
+          await pipeline(fh.createReadStream({ start, ...(end !== undefined ? { end: end - 1 } : {}) }), out);
+        })().catch((err: unknown) => out.destroy(err as Error));
+        return out;
+      },
+    };
+  }
+
+  async columnar(traceId: string, node: string): Promise<LocalColumnar | undefined> {
+    const dir = this.nodeDir(traceId, node);
+    const layout = await readLayout(dir);
+    if (!layout) return undefined;
+    const events = await this.events(traceId, node);
+    return events ? { dir, layout, events } : undefined;
   }
 
   async deleteTrace(traceId: string): Promise<void> {

@@ -16,10 +16,21 @@ export interface StoredUpload {
   eventsBytes: number;
 }
 
-/** A node's columnar copy on local disk, ready for the query engine. */
+/** One stored upload of a node's events.ndjson. */
+export interface StoredEvents {
+  /** Bytes of events.ndjson. */
+  size: number;
+  /** Names this upload (a re-upload of the node has another): the strong HTTP entity tag, quoted. */
+  etag: string;
+  /** Bytes [start, end) of this upload; a re-upload since fails the read rather than mixing the two. */
+  read(start?: number, end?: number): Readable;
+}
+
+/** A node's columnar copy on local disk, ready for the query engine, and the events it was made from. */
 export interface LocalColumnar {
   dir: string;
   layout: ColumnarLayout;
+  events: StoredEvents;
 }
 
 export interface ResultStore {
@@ -36,6 +47,8 @@ export interface ResultStore {
   eventsSize(traceId: string, node: string): Promise<number | undefined>;
   /** events.ndjson of a node from byte `start`. */
   eventsStream(traceId: string, node: string, start?: number): Readable;
+  /** The node's events.ndjson as stored, or undefined when it has none. */
+  events(traceId: string, node: string): Promise<StoredEvents | undefined>;
   /** The node's columnar copy on local disk (fetched first from a remote store), or undefined when it has none. */
   columnar(traceId: string, node: string): Promise<LocalColumnar | undefined>;
   deleteTrace(traceId: string): Promise<void>;

@@ -33,9 +33,9 @@ import type { NodeSummary } from '../../../contracts/index.ts';
 import type { ResultStoreConfig } from '../../../state/src/config.ts';
 import { ResultStoreUnavailableError } from '../errors.ts';
 import type { ColumnarEngine } from './columnar-engine.ts';
-import { COLUMNAR_FILES, type ColumnarLayout } from './columnar-events.ts';
+import { COLUMNAR_FILES, LAYOUT_VERSION, type ColumnarLayout } from './columnar-events.ts';
 import { prepareUpload, type ColumnarTarget } from './node-ingest.ts';
-import type { LocalColumnar, ResultStore, StoredUpload } from './result-store.ts';
+import type { LocalColumnar, ResultStore, StoredEvents, StoredUpload } from './result-store.ts';
 import { assertNodeName, assertTraceId } from './safe-names.ts';
 
 export type S3StoreConfig = Extract<ResultStoreConfig, { kind: 's3' }>;
@@ -291,21 +291,50 @@ export class S3ResultStore implements ResultStore {
     return out;
   }
 
+  /** The events of the upload `p` names: reads go to that upload's object, whatever replaces it. */
+  private storedEvents(traceId: string, node: string, p: NodePointer): StoredEvents {
+    const key = this.uploadPrefix(traceId, node, p.uploadId) + 'events.ndjson';
+    return {
+      size: p.eventsBytes,
+      etag: `"${p.uploadId}"`,
+      read: (start = 0, end?: number): Readable => {
+        const out = new PassThrough();
+        const last = (end ?? p.eventsBytes) - 1;
+        if (last < start) return out.end() as PassThrough;
+        void (async () => {
+          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${last}` }));
+          await pipeline(res.Body as Readable, out);
+        })().catch((err: unknown) => {
+          // A replaced upload's objects are deleted: its reader fails, it never reads the new one.
+          const gone = isNotFound(err) ? Object.assign(new Error(`the result of node ${node} was replaced while it was read`), { code: 'ERESULTREPLACED' }) : undefined;
+          out.destroy((gone ?? storeError(err, `reading the events of node ${node}`)) as Error);
+        });
+        return out;
+      },
+    };
+  }
+
+  async events(traceId: string, node: string): Promise<StoredEvents | undefined> {
+    const p = await this.pointer(traceId, node);
+    return p ? this.storedEvents(traceId, node, p) : undefined;
+  }
+
   async columnar(traceId: string, node: string): Promise<LocalColumnar | undefined> {
     const p = await this.pointer(traceId, node);
-    if (!p?.columnar) return undefined;
+    if (!p?.columnar || p.columnar.version !== LAYOUT_VERSION) return undefined;
+    const events = this.storedEvents(traceId, node, p);
     const key = `${traceId}/${node}/${p.uploadId}`;
     const hit = this.cached.get(key);
     if (hit) {
       hit.usedAt = Date.now();
-      return { dir: hit.dir, layout: p.columnar };
+      return { dir: hit.dir, layout: p.columnar, events };
     }
     let pending = this.fetching.get(key);
     if (!pending) {
       pending = this.fetchColumnar(traceId, node, p.uploadId, key).finally(() => this.fetching.delete(key));
       this.fetching.set(key, pending);
     }
-    return { dir: await pending, layout: p.columnar };
+    return { dir: await pending, layout: p.columnar, events };
   }
 
   /** Downloads a node's columnar files into the cache (whole or not at all), then trims the cache. */
