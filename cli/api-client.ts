@@ -27,8 +27,8 @@ export class ApiClient {
   }
 
   /** fetch with the server's base URL, auth and error mapping; returns the OK response. */
-  async request(method: string, path: string, opts: { body?: unknown; accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
-    const headers = this.headers(opts.accept ? { accept: opts.accept } : {});
+  async request(method: string, path: string, opts: { body?: unknown; accept?: string; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers = this.headers({ ...(opts.accept ? { accept: opts.accept } : {}), ...opts.headers });
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {

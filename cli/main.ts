@@ -2,8 +2,6 @@
  * `tracejob` command line (every subcommand except `serve`, which the launcher handles).
  * `main(argv)` returns the exit code: 0 success, 1 trace failed/partial/cancelled or server error, 2 usage error.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ApiClient, ApiRequestError } from './api-client.ts';
@@ -22,6 +20,7 @@ import {
   formatTracingNotice,
 } from './format-output.ts';
 import { parseCommandLine, UsageError, USAGE, type Command } from './parse-command.ts';
+import { downloadToFile } from './resumable-download.ts';
 import { watchTrace } from './watch-trace.ts';
 
 export interface CliIo {
@@ -153,20 +152,18 @@ async function execute(command: Command, client: ApiClient, io: CliIo): Promise<
       return EXIT.ok;
     }
     case 'bundle': {
-      const stream = await client.stream(`/v1/traces/${command.id}/bundle`, 'application/gzip');
+      const path = `/v1/traces/${command.id}/bundle`;
       if (command.file === '-') {
+        const stream = await client.stream(path, 'application/gzip');
         await pipeline(stream, io.stdout, { end: false });
         return EXIT.ok;
       }
-      const partial = `${command.file}.partial`;
-      try {
-        await pipeline(stream, createWriteStream(partial));
-        await rename(partial, command.file);
-      } catch (err) {
-        await rm(partial, { force: true });
-        throw err;
-      }
-      await write(io.stderr, `bundle of trace ${command.id} written to ${command.file}\n`);
+      // A cut download is resumed (Range + If-Range) or started again; the file is whole or absent.
+      const got = await downloadToFile(client, path, command.file, {
+        accept: 'application/gzip',
+        onRetry: ({ have, reason }) => void write(io.stderr, `bundle download broke off after ${have} bytes (${reason}); retrying\n`),
+      });
+      await write(io.stderr, `bundle of trace ${command.id} written to ${command.file}${got.resumed > 0 ? ` (resumed ${got.resumed}×)` : ''}\n`);
       return EXIT.ok;
     }
     case 'events': {

@@ -44,10 +44,11 @@ function appPlugins(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((err, req, reply) => {
-    const { status, body, retryAfter } = httpErrorOf(err);
+    const { status, body, retryAfter, contentRange } = httpErrorOf(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ status, error: body.error, field: body.field }, body.message);
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    if (contentRange !== undefined) void reply.header('content-range', contentRange);
     return reply.code(status).type('application/json').serializer(JSON.stringify).send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   unprocessable: 422,
   rate_limited: 429,
   internal: 500,
@@ -73,6 +74,19 @@ export class PayloadTooLargeError extends ApiError {
 }
 
 /** 422: well-formed but cannot be done (e.g. the target matches nothing). */
+/** 416: a Range that starts past the end of the download; the answer's Content-Range gives the size. */
+export class RangeNotSatisfiableError extends ApiError {
+  readonly status = 416;
+  readonly code = 'range_not_satisfiable';
+  override readonly name = 'RangeNotSatisfiableError';
+  constructor(
+    message: string,
+    readonly size: number,
+  ) {
+    super(message, 'Range');
+  }
+}
+
 export class UnprocessableError extends ApiError {
   readonly status = 422;
   readonly code = 'unprocessable';
@@ -159,11 +173,12 @@ interface FastifyLikeError {
 const REDIS_DOWN = /ECONNREFUSED|Connection is closed|ETIMEDOUT|max retries per request|Stream isn't writeable|enableOfflineQueue/i;
 
 /** Maps anything thrown in a handler to the HTTP status and body clients see. */
-export function httpErrorOf(thrown: unknown): { status: number; body: HttpErrorBody; retryAfter?: number } {
+export function httpErrorOf(thrown: unknown): { status: number; body: HttpErrorBody; retryAfter?: number; contentRange?: string } {
   if (thrown instanceof ApiError) {
     const body: HttpErrorBody = { error: thrown.code, message: thrown.message };
     if (thrown.field !== undefined) body.field = thrown.field;
-    const out: { status: number; body: HttpErrorBody; retryAfter?: number } = { status: thrown.status, body };
+    const out: { status: number; body: HttpErrorBody; retryAfter?: number; contentRange?: string } = { status: thrown.status, body };
+    if (thrown instanceof RangeNotSatisfiableError) out.contentRange = `bytes */${thrown.size}`;
     if (thrown instanceof RateLimitedError) out.retryAfter = thrown.retryAfterSeconds;
     if (thrown instanceof UnavailableError && thrown.retryAfterSeconds !== undefined) out.retryAfter = thrown.retryAfterSeconds;
     return out;

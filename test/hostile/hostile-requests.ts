@@ -274,6 +274,17 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
       return JSON.stringify(body);
     });
   const valid = fc.constant(JSON.stringify({ gadget: 'exec', durationSeconds: 5, target: ctx.validTarget }));
+  // Range / If-Range / If-None-Match of downloads: valid, malformed, huge, several ranges.
+  const rangeValue = fc.oneof(
+    fc.tuple(fc.nat(), fc.option(fc.nat(), { nil: undefined })).map(([a, b]) => `bytes=${a}-${b ?? ''}`),
+    fc.nat().map((n) => `bytes=-${n}`),
+    fc.constantFrom('bytes=0-1,5-9', 'bytes=', 'bytes=-', 'bytes=9-1', 'items=0-1', 'bytes=99999999999999999999999-', 'bytes=-0', 'bytes=1e3-', 'bytes=0x10-'),
+    weirdString,
+  );
+  const rangeHeaders = fc.record(
+    { range: rangeValue.map((v) => v.replace(/[^\x20-\x7e]/g, '')), 'if-range': fc.oneof(fc.constant('"x"'), weirdString.map((v) => v.replace(/[^\x20-\x7e]/g, ''))), 'if-none-match': fc.constant('"x"') },
+    { requiredKeys: [] },
+  );
   // A runner's progress report with each field valid, odd or missing.
   const progressBody = fc
     .record(
@@ -295,6 +306,13 @@ export async function hostileRequests(ctx: HostileContext): Promise<fc.Arbitrary
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'events', method: 'GET', url: `/v1/traces/${i}/events${q}`, headers: h })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'top', method: 'GET', url: `/v1/traces/${i}/top${q}`, headers: h })) },
     { weight: 1, arbitrary: fc.tuple(auth, id).map(([h, i]): HostileRequest => ({ kind: 'bundle', method: 'GET', url: `/v1/traces/${i}/bundle`, headers: h })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(auth, id, fc.oneof(fc.constant(ctx.uploadToken.node), node), rangeHeaders)
+        .map(([h, i, n, r]): HostileRequest => ({ kind: 'node-events', method: 'GET', url: `/v1/traces/${i}/nodes/${n}/events`, headers: { ...h, ...r } })),
+    },
+    { weight: 1, arbitrary: fc.tuple(auth, id, rangeHeaders).map(([h, i, r]): HostileRequest => ({ kind: 'bundle-range', method: 'GET', url: `/v1/traces/${i}/bundle`, headers: { ...h, ...r } })) },
     { weight: 2, arbitrary: fc.tuple(auth, id, query).map(([h, i, q]): HostileRequest => ({ kind: 'profile', method: 'GET', url: `/v1/traces/${i}/profile${q}`, headers: h })) },
     {
       weight: 1,

@@ -87,7 +87,7 @@ describe('authorization', () => {
 
   test("a trace in another namespace is 404 on every route, exactly like a trace that does not exist", async () => {
     const missing = '00000000-0000-4000-8000-000000000000';
-    for (const suffix of ['', '/events', '/events?limit=10', '/events?pod=web&limit=5', '/top?field=comm', '/bundle', '/watch', '/profile', '/profile?format=json']) {
+    for (const suffix of ['', '/events', '/events?limit=10', '/events?pod=web&limit=5', '/top?field=comm', '/bundle', '/nodes/node-a/events', '/watch', '/profile', '/profile?format=json']) {
       const hidden = await fx.app.inject({ url: `/v1/traces/${shopId}${suffix}`, headers: bearer(T.payments) });
       const absent = await fx.app.inject({ url: `/v1/traces/${missing}${suffix}`, headers: bearer(T.payments) });
       assertError(hidden, 404, 'not_found');

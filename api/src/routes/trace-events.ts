@@ -1,12 +1,14 @@
 /**
  * /v1/traces/:id/events (NDJSON stream or JSON pages) and /v1/traces/:id/top (top-N counts of a
  * field): filtered by node, pod, container, comm, a time range and equality on any field of the
- * trace gadget's events; answered from the columnar copy written at ingest.
+ * trace gadget's events; answered from the columnar copy written at ingest. And
+ * /v1/traces/:id/nodes/:node/events: one node's NDJSON as uploaded, resumable (Range, If-Range).
  */
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { InvalidError, NotFoundError } from '../errors.ts';
-import { EventsPageSchema, EventsQuerySchema, TopAnswerSchema, TopQuerySchema, TraceIdParamsSchema, errorResponses } from '../schemas/index.ts';
+import { EventsPageSchema, EventsQuerySchema, NodeResultParamsSchema, TopAnswerSchema, TopQuerySchema, TraceIdParamsSchema, errorResponses } from '../schemas/index.ts';
+import { contentRange, requestedRange } from './byte-ranges.ts';
 import { columnsFor, type ColumnSpec } from '../store/columnar-events.ts';
 import { InvalidEventCursorError, eventsNdjson, eventsPage, eventsTop, pageJson } from '../store/event-pages.ts';
 import { parseEventQuery } from '../store/event-query.ts';
@@ -47,6 +49,39 @@ export function registerTraceEventRoutes(app: FastifyInstance, deps: AppDeps): v
         }
       }
       return reply.type('application/x-ndjson').send(await eventsNdjson(results, engine, req.params.id, q));
+    },
+  );
+
+  app.get<{ Params: Static<typeof NodeResultParamsSchema> }>(
+    '/v1/traces/:id/nodes/:node/events',
+    {
+      schema: {
+        summary: "One node's events.ndjson exactly as uploaded, with a strong ETag: a cut download resumes with Range (+ If-Range)",
+        tags: ['traces'],
+        params: NodeResultParamsSchema,
+        response: {
+          200: { description: 'application/x-ndjson', type: 'string', format: 'binary' },
+          206: { description: 'the requested bytes of the file', type: 'string', format: 'binary' },
+          ...errorResponses(400, 404, 416, 503),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id, node } = req.params;
+      await traceAndColumns(id);
+      const events = await results.events(id, node);
+      if (!events) throw new NotFoundError(`trace ${id} has no result for node ${node}`);
+      void reply
+        .type('application/x-ndjson')
+        .header('content-disposition', `attachment; filename="trace-${id}-${node}.ndjson"`)
+        .header('etag', events.etag)
+        .header('accept-ranges', 'bytes');
+      if (req.headers['if-none-match'] === events.etag) return reply.code(304).send();
+      const part = requestedRange(req.headers, events.etag, events.size);
+      if (part.kind === 'part') {
+        return reply.code(206).header('content-range', contentRange(part, events.size)).header('content-length', String(part.end - part.start)).send(events.read(part.start, part.end));
+      }
+      return reply.header('content-length', String(events.size)).send(events.read());
     },
   );
 

@@ -17,7 +17,8 @@ import {
   traceRequestSchema,
   type TraceRequest,
 } from '../schemas/index.ts';
-import { bundleStream } from '../store/bundle.ts';
+import { openBundle } from '../store/bundle.ts';
+import { contentRange, requestedRange } from './byte-ranges.ts';
 import { specFromRequest } from '../trace-request.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -98,18 +99,32 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
     '/v1/traces/:id/bundle',
     {
       schema: {
-        summary: 'The trace bundle: tar.gz with manifest.json, summary.json, nodes/<node>/events.ndjson',
+        summary:
+          'The trace bundle: tar.gz with manifest.json, summary.json, nodes/<node>/events.ndjson. Strong ETag; a cut download resumes with Range + If-Range once the length is known (Content-Length given)',
         tags: ['traces'],
         params: TraceIdParamsSchema,
-        response: { 200: { description: 'application/gzip (tar)', type: 'string', format: 'binary' }, ...errorResponses(400, 404) },
+        response: {
+          200: { description: 'application/gzip (tar)', type: 'string', format: 'binary' },
+          206: { description: 'the requested bytes of the bundle', type: 'string', format: 'binary' },
+          ...errorResponses(400, 404, 416, 503),
+        },
       },
     },
     async (req, reply) => {
       const rec = await mustGet(req.params.id);
-      return reply
+      const bundle = await openBundle(results, rec);
+      void reply
         .type('application/gzip')
         .header('content-disposition', `attachment; filename="trace-${rec.id}.tar.gz"`)
-        .send(bundleStream(results, rec));
+        .header('etag', bundle.etag)
+        // Without a length a Range cannot be answered: a client then gets the whole bundle again.
+        .header('accept-ranges', bundle.length === undefined ? 'none' : 'bytes');
+      const part = requestedRange(req.headers, bundle.etag, bundle.length);
+      if (part.kind === 'part') {
+        return reply.code(206).header('content-range', contentRange(part, bundle.length!)).header('content-length', String(part.end - part.start)).send(bundle.stream(part.start, part.end));
+      }
+      if (bundle.length !== undefined) void reply.header('content-length', String(bundle.length));
+      return reply.send(bundle.stream());
     },
   );
 

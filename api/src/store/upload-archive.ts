@@ -68,7 +68,7 @@ export async function unpackResultArchive(archive: string, dir: string, maxUncom
     );
   });
   try {
-    await pipeline(createReadStream(archive), createGunzip(), ex);
+    await pipeline(createReadStream(archive, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), ex);
   } catch (err) {
     if (err instanceof InvalidError || err instanceof PayloadTooLargeError) throw err;
     throw new InvalidError('body', `the upload is not a valid tar.gz: ${(err as Error).message}`);
