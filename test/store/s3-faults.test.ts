@@ -3,16 +3,19 @@
  * accepts connections and never answers) and restarts: uploads answered 503 with Retry-After, the
  * real runner uploader retrying until the store is back with its files kept, an upload cut
  * mid-way leaving nothing visible, a bundle download cut mid-way and retried, the store killed and
- * restarted in the middle of a multipart upload.
+ * restarted in the middle of a multipart upload, and the store killed after a download's headers:
+ * the client sees an error (never a clean short body) and resumes (Range + If-Range) once it is back.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { uploadResult } from '../../job-image/src/upload/result-uploader.ts';
+import { ApiClient } from '../../cli/api-client.ts';
+import { downloadToFile } from '../../cli/resumable-download.ts';
 import { startAppFixture, type AppFixture } from '../support/app-fixture.ts';
 import { minioMissing, startTestMinio, type TestMinio } from '../support/minio.ts';
 import { createOpenTrace, ndjson, nodeSummary, openEvents, putResult, resultArchive, uploadToken, writeLargeResult } from '../support/node-results.ts';
@@ -192,5 +195,84 @@ describe('object store faults (MinIO stopped, paused, restarted)', { skip }, () 
       { value: 'big-2', count: 75_000 },
     ]);
     assert.equal((await fx.app.inject({ url: `/v1/traces/${id}/events` })).body.length, big.ndjsonBytes);
+  });
+
+  test('the store killed mid-body of a node download: the client gets an error, not a short file, and resumes the rest', async () => {
+    const id = await createOpenTrace(fx.traces);
+    const big = await writeLargeResult(mkdtempSync(join(work, 'node-dl-')), id, 'node-n', 150_000);
+    assert.equal((await putResult(base, fx.config.uploadTokenSecret, id, 'node-n', readFileSync(big.archive))).status, 201);
+    const res = await fetch(`${base}/v1/traces/${id}/nodes/node-n/events`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-length'), String(big.ndjsonBytes));
+    const etag = res.headers.get('etag')!;
+    const reader = res.body!.getReader();
+    const got: Buffer[] = [];
+    let have = 0;
+    // Headers sent and the body under way; the rest is still in the store when it dies.
+    while (have < 1024 * 1024) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'more than 1 MiB arrives before the store is killed');
+      got.push(Buffer.from(value));
+      have += value.length;
+    }
+    await minio.kill();
+    let broke: unknown;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got.push(Buffer.from(value));
+        have += value.length;
+      }
+    } catch (err) {
+      broke = err;
+    }
+    await minio.start();
+    assert.ok(broke !== undefined, `the cut is an error to the client (read ${have} of ${big.ndjsonBytes} bytes cleanly otherwise)`);
+    assert.ok(have < big.ndjsonBytes, 'the store died before the body was whole');
+    const rest = await fetch(`${base}/v1/traces/${id}/nodes/node-n/events`, { headers: { range: `bytes=${have}-`, 'if-range': etag } });
+    assert.equal(rest.status, 206);
+    assert.equal(rest.headers.get('content-range'), `bytes ${have}-${big.ndjsonBytes - 1}/${big.ndjsonBytes}`);
+    const whole = Buffer.concat([...got, Buffer.from(await rest.arrayBuffer())]);
+    assert.ok(whole.equals(readFileSync(big.ndjsonFile)), 'the resumed file is the uploaded one');
+  });
+
+  test("the store killed mid-body of the CLI's bundle download: it retries until the store is back, resumes, and writes the whole bundle", async () => {
+    const id = await createOpenTrace(fx.traces);
+    const big = await writeLargeResult(mkdtempSync(join(work, 'bundle-dl-')), id, 'node-q', 150_000);
+    assert.equal((await putResult(base, fx.config.uploadTokenSecret, id, 'node-q', readFileSync(big.archive))).status, 201);
+    // A first whole download: from then on the API knows the bundle's length and can resume it.
+    const reference = Buffer.from(await (await fetch(`${base}/v1/traces/${id}/bundle`)).arrayBuffer());
+    const file = join(work, `bundle-${id}.tar.gz`);
+    const retries: string[] = [];
+    let restarted: Promise<void> | undefined;
+    let killed: Promise<void> | undefined;
+    const watcher = setInterval(() => {
+      // Kill the store as soon as part of the bundle is on disk.
+      if (!killed && existsSync(`${file}.partial`) && statSync(`${file}.partial`).size > 64 * 1024) killed = minio.kill();
+    }, 5);
+    let result;
+    try {
+      result = await downloadToFile(new ApiClient({ server: base }), `/v1/traces/${id}/bundle`, file, {
+        accept: 'application/gzip',
+        attempts: 40,
+        backoffMs: 100,
+        onRetry: (info) => {
+          retries.push(`${info.have}: ${info.reason}`);
+          restarted ??= (killed ?? Promise.resolve()).then(() => minio.start());
+        },
+      });
+    } finally {
+      clearInterval(watcher);
+      await killed;
+      await restarted;
+    }
+    assert.ok(killed, 'the store was killed mid-download');
+    assert.ok(retries.length >= 1, 'the cut was noticed');
+    assert.ok(result.resumed >= 1, `resumed with a Range (retries: ${retries.join('; ')})`);
+    assert.ok(!existsSync(`${file}.partial`));
+    assert.ok(readFileSync(file).equals(reference), 'the bundle written is the whole bundle');
+    const entries = await untarGzText(readFileSync(file));
+    assert.equal(entries.get('nodes/node-q/events.ndjson'), readFileSync(big.ndjsonFile, 'utf8'));
   });
 });
