@@ -3,10 +3,10 @@
  * (its catalogue fields, exact decimal-string timestamps) across 4 nodes and 50 pods, then in the
  * same run, for each result store — the filesystem (all-in-one) and S3 on a real MinIO started
  * here (what Kubernetes deployments use):
- *  - ingest: writing each node's events.ndjson (JSON.stringify per event, as the runner's event
- *    writer does: the reference) vs. that plus the API's real ingest of the node's upload
- *    (saveNodeUpload: receive the tar.gz, unpack, write the columnar copy, store — for S3 upload
- *    every object and the pointer). The runner's tar.gz is built once beforehand (packMs);
+ *  - ingest, node by node in the same minutes: writing its events.ndjson (JSON.stringify per event,
+ *    as the runner's event writer does: the reference) vs. that plus the API's real ingest of the
+ *    node's upload (saveNodeUpload: receive the tar.gz, unpack, write the columnar copy, store —
+ *    for S3 upload every object and the pointer). The runner's tar.gz (packMs) is not counted;
  *  - storage: bytes of NDJSON vs. the columnar files;
  *  - queries through the routes' functions (event-pages.ts): the NDJSON scan (what the API did
  *    before the columnar copy, the reference) vs. the columnar path — filter by pod, filter by a
@@ -15,10 +15,10 @@
  * One JSON line per measurement: `{store, query, referenceMs, ms, ratio}` (ratio = referenceMs / ms).
  * Targets: every query ≤ 100 ms and ≥ 20× faster than the scan; ingest ≤ 2× the NDJSON writing.
  * Usage: npm run bench:query -- [--json] [--events 10000000] [--repeat 5] [--store fs|s3|both] [--keep DIR]
- * (--keep reuses the NDJSON and archives a previous run left in DIR.)
+ * (--keep leaves the stores' files in DIR.)
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -140,39 +140,6 @@ async function median(fn: () => Promise<unknown>, runs = repeat): Promise<number
   return times[Math.floor(times.length / 2)]!;
 }
 
-interface BuiltNode {
-  node: string;
-  count: number;
-  ndjsonMs: number;
-  ndjsonBytes: number;
-  archive: string;
-  packMs: number;
-}
-
-/** Each node's NDJSON and summary as the runner leaves them, and its upload archive (reused with --keep). */
-async function buildNodes(srcDir: string, traceId: string): Promise<BuiltNode[]> {
-  const built: BuiltNode[] = [];
-  const manifest = join(srcDir, 'built.json');
-  if (existsSync(manifest)) {
-    const old = JSON.parse(readFileSync(manifest, 'utf8')) as { events: number; traceId: string; nodes: BuiltNode[] };
-    if (old.events === totalEvents && old.traceId === traceId) return old.nodes;
-  }
-  for (let n = 0; n < NODES; n++) {
-    const node = `node-${n}`;
-    const count = Math.floor(totalEvents / NODES) + (n < totalEvents % NODES ? 1 : 0);
-    const dir = join(srcDir, node);
-    mkdirSync(dir, { recursive: true });
-    const ndjsonMs = await writeNodeNdjson(join(dir, 'events.ndjson'), n, count);
-    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ traceId, node, events: count, lostEvents: 0 }));
-    const archive = join(dir, 'upload.tar.gz');
-    const packed = await timed(() => pipeline(resultArchiveStream([join(dir, 'events.ndjson'), join(dir, 'summary.json')]), createWriteStream(archive)));
-    built.push({ node, count, ndjsonMs, ndjsonBytes: statSync(join(dir, 'events.ndjson')).size, archive, packMs: packed.ms });
-    log(`${node}: ${count} events, NDJSON ${(ndjsonMs / 1000).toFixed(1)} s, tar.gz ${(packed.ms / 1000).toFixed(1)} s`);
-  }
-  writeFileSync(manifest, JSON.stringify({ events: totalEvents, traceId, nodes: built }));
-  return built;
-}
-
 async function openStore(kind: string, dataDir: string, engine: ColumnarEngine, minio: TestMinio | undefined): Promise<ResultStore> {
   if (kind === 'fs') return new FsResultStore(join(dataDir, 'fs'), engine);
   return S3ResultStore.open(
@@ -183,21 +150,14 @@ async function openStore(kind: string, dataDir: string, engine: ColumnarEngine, 
 
 async function main(): Promise<void> {
   const dataDir = keep || mkdtempSync(join(tmpdir(), 'tracejob-query-bench-'));
-  // With --keep the trace id stays, so the NDJSON and archives are reused.
-  const idFile = join(dataDir, 'trace-id');
-  const traceId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : randomUUID();
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(idFile, traceId);
+  const traceId = randomUUID();
   const gadgets = await loadGadgetCatalogue();
   const columns = columnsFor(gadgets.get('open')!.fields);
   const engine = await ColumnarEngine.open({ tempDir: join(dataDir, 'tmp', 'duckdb') });
   let minio: TestMinio | undefined;
+  const opened: { kind: string; store: ResultStore; ingestMs: number; columnarBytes: number }[] = [];
   try {
-    log(`building ${totalEvents} events over ${NODES} nodes and ${PODS} pods in ${dataDir}`);
-    const built = await buildNodes(join(dataDir, 'src'), traceId);
-    const ndjsonMs = built.reduce((t, b) => t + b.ndjsonMs, 0);
-    const ndjsonBytes = built.reduce((t, b) => t + b.ndjsonBytes, 0);
-    const packMs = built.reduce((t, b) => t + b.packMs, 0);
     if (stores.includes('s3')) {
       const missing = minioMissing();
       if (missing) throw new Error(missing);
@@ -205,32 +165,47 @@ async function main(): Promise<void> {
     }
     for (const kind of stores) {
       rmSync(join(dataDir, kind), { recursive: true, force: true });
-      const store = await openStore(kind, dataDir, engine, minio);
-      try {
-        let ingestMs = 0;
-        let columnarBytes = 0;
-        for (const b of built) {
-          const saved = await timed(() => store.saveNodeUpload(traceId, b.node, createReadStream(b.archive), 4 * 1024 * 1024 * 1024, { gadget: 'open', columns }));
-          ingestMs += saved.ms;
-          if (saved.value.summary.events !== b.count) throw new Error(`${b.node}: stored ${saved.value.summary.events} events, built ${b.count}`);
-          const local = await store.columnar(traceId, b.node);
-          if (local?.layout.rows !== b.count) throw new Error(`${b.node}: columnar copy has ${local?.layout.rows} rows, NDJSON ${b.count}`);
-          for (const f of COLUMNAR_FILES) columnarBytes += statSync(join(local.dir, f)).size;
-          log(`${kind} ${b.node}: stored in ${(saved.ms / 1000).toFixed(1)} s`);
-        }
-        out({ store: kind, query: 'ingest', events: totalEvents, referenceMs: Math.round(ndjsonMs), ms: Math.round(ndjsonMs + ingestMs), ingestMs: Math.round(ingestMs), packMs: Math.round(packMs), ratio: +((ndjsonMs + ingestMs) / ndjsonMs).toFixed(2), note: 'ms = NDJSON writing + saveNodeUpload (receive, unpack, columnar copy, store); referenceMs = NDJSON writing alone; packMs = the runner\'s tar.gz, not counted; target ratio ≤ 2' });
-        out({ store: kind, query: 'storage', ndjsonBytes, columnarBytes, ratio: +(ndjsonBytes / columnarBytes).toFixed(1) });
-        await queries(kind, store, engine, traceId, columns);
-      } finally {
-        store.close?.();
-      }
-      rmSync(join(dataDir, kind), { recursive: true, force: true });
+      opened.push({ kind, store: await openStore(kind, dataDir, engine, minio), ingestMs: 0, columnarBytes: 0 });
     }
+    log(`building ${totalEvents} events over ${NODES} nodes and ${PODS} pods in ${dataDir}`);
+    // Node by node, in the same minutes: the runner's NDJSON (the reference), its tar.gz, then
+    // each store's ingest of that upload.
+    let ndjsonMs = 0;
+    let ndjsonBytes = 0;
+    let packMs = 0;
+    for (let n = 0; n < NODES; n++) {
+      const node = `node-${n}`;
+      const count = Math.floor(totalEvents / NODES) + (n < totalEvents % NODES ? 1 : 0);
+      const dir = join(dataDir, 'src', node);
+      mkdirSync(dir, { recursive: true });
+      ndjsonMs += await writeNodeNdjson(join(dir, 'events.ndjson'), n, count);
+      ndjsonBytes += statSync(join(dir, 'events.ndjson')).size;
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ traceId, node, events: count, lostEvents: 0 }));
+      const archive = join(dir, 'upload.tar.gz');
+      packMs += (await timed(() => pipeline(resultArchiveStream([join(dir, 'events.ndjson'), join(dir, 'summary.json')]), createWriteStream(archive)))).ms;
+      for (const o of opened) {
+        const saved = await timed(() => o.store.saveNodeUpload(traceId, node, createReadStream(archive), 4 * 1024 * 1024 * 1024, { gadget: 'open', columns }));
+        o.ingestMs += saved.ms;
+        if (saved.value.summary.events !== count) throw new Error(`${node}: stored ${saved.value.summary.events} events, built ${count}`);
+        const local = await o.store.columnar(traceId, node);
+        if (local?.layout.rows !== count) throw new Error(`${node}: columnar copy has ${local?.layout.rows} rows, NDJSON ${count}`);
+        for (const f of COLUMNAR_FILES) o.columnarBytes += statSync(join(local.dir, f)).size;
+        log(`${o.kind} ${node}: stored in ${(saved.ms / 1000).toFixed(1)} s`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      log(`${node}: ${count} events, NDJSON ${(ndjsonMs / 1000).toFixed(1)} s so far`);
+    }
+    for (const o of opened) {
+      out({ store: o.kind, query: 'ingest', events: totalEvents, referenceMs: Math.round(ndjsonMs), ms: Math.round(ndjsonMs + o.ingestMs), ingestMs: Math.round(o.ingestMs), packMs: Math.round(packMs), ratio: +((ndjsonMs + o.ingestMs) / ndjsonMs).toFixed(2), note: 'ms = NDJSON writing + saveNodeUpload (receive, unpack, columnar copy, store); referenceMs = NDJSON writing alone; packMs = the runner\'s tar.gz, not counted; target ratio ≤ 2' });
+      out({ store: o.kind, query: 'storage', ndjsonBytes, columnarBytes: o.columnarBytes, ratio: +(ndjsonBytes / o.columnarBytes).toFixed(1) });
+    }
+    for (const o of opened) await queries(o.kind, o.store, engine, traceId, columns);
     out({ query: 'machine', loadavg1: +loadavg()[0]!.toFixed(1), cores: cpus().length });
   } finally {
+    for (const o of opened) o.store.close?.();
     engine.close();
     await minio?.close();
-    if (!keep) rmSync(dataDir, { recursive: true, force: true });
+    rmSync(keep ? join(dataDir, 'src') : dataDir, { recursive: true, force: true });
   }
 }
 

@@ -62,7 +62,7 @@ describe('S3 result store (MinIO)', { skip }, () => {
     assert.deepEqual(stored.filter((k) => k.includes('/current/')), [`traces/${id}/current/node-a.json`, `traces/${id}/current/node-b.json`]);
     for (const node of ['node-a', 'node-b']) {
       const files = stored.filter((k) => k.startsWith(`traces/${id}/uploads/${node}/`)).map((k) => k.split('/').pop());
-      assert.deepEqual(files.sort(), ['columnar.json', 'counts.parquet', 'events.ndjson', 'events.parquet', 'summary.json']);
+      assert.deepEqual(files.sort(), ['columnar.json', 'counts.parquet', 'events.ndjson', 'events.parquet', 'line-offsets.bin', 'summary.json']);
     }
 
     const bundle = await fx.app.inject({ url: `/v1/traces/${id}/bundle` });
@@ -130,7 +130,7 @@ describe('S3 result store (MinIO)', { skip }, () => {
     assert.deepEqual(await fx.results.nodes(id), ['node-a'], 'an upload without its pointer is not visible');
     assert.equal(await store.sweepUnreferenced(id, Date.now() + 2 * 3600_000), 1);
     assert.ok(!(await keys(`traces/${id}/`)).includes(orphan));
-    assert.equal((await keys(`traces/${id}/uploads/node-a/`)).length, 5, 'the current upload stays');
+    assert.equal((await keys(`traces/${id}/uploads/node-a/`)).length, 6, 'the current upload stays (its six objects)');
     await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: orphan }] } }));
   });
 });

@@ -194,7 +194,7 @@ export async function writeColumnar(engine: ColumnarEngine, ndjson: string, dir:
     const countable = columns.filter((c) => c.name !== 'timestamp');
     // Cardinality from the first rows only: a field with too many values there has too many in all.
     const probe = await db.runAndReadAll(
-      `SELECT (SELECT count(*) FROM read_parquet(${sqlString(events)})) AS rows, ${countable.map((c, i) => `count(DISTINCT ${sqlIdent(c.name)}) AS d${i}`).join(', ')}
+      `SELECT (SELECT count(*) FROM read_parquet(${sqlString(events)})) AS rows, ${countable.map((c, i) => `approx_count_distinct(${sqlIdent(c.name)}) AS d${i}`).join(', ')}
        FROM (SELECT * FROM read_parquet(${sqlString(events)}) LIMIT ${PROBE_ROWS})`,
     );
     const row = probe.getRows()[0] ?? [];

@@ -49,7 +49,10 @@ export function checkSummary(raw: string, traceId: string, node: string): NodeSu
   return s as NodeSummary;
 }
 
-/** Receives, unpacks and checks an upload into `work/node`, and writes its columnar copy there. */
+/**
+ * Receives, unpacks and checks an upload into `work/node`, and writes its columnar copy there.
+ * `alongside` (e.g. sending the checked files on to an object store) runs while the copy is written.
+ */
 export async function prepareUpload(
   work: string,
   traceId: string,
@@ -58,6 +61,7 @@ export async function prepareUpload(
   maxBytes: number,
   engine: ColumnarEngine | undefined,
   columnar: ColumnarTarget | undefined,
+  alongside?: (dir: string) => Promise<void>,
 ): Promise<PreparedUpload> {
   const dir = join(work, 'node');
   await mkdir(dir, { recursive: true });
@@ -67,6 +71,13 @@ export async function prepareUpload(
   const summary = checkSummary(await readFile(join(dir, 'summary.json'), 'utf8'), traceId, node);
   const eventsBytes = (await stat(join(dir, 'events.ndjson'))).size;
   const prepared: PreparedUpload = { dir, summary, bytes, eventsBytes };
-  if (engine && columnar) prepared.columnar = await writeColumnar(engine, join(dir, 'events.ndjson'), dir, columnar.gadget, columnar.columns);
+  // Both run to their end before either's error is reported: the caller removes `work` after.
+  const [written, sent] = await Promise.allSettled([
+    engine && columnar ? writeColumnar(engine, join(dir, 'events.ndjson'), dir, columnar.gadget, columnar.columns) : Promise.resolve(undefined),
+    alongside ? alongside(dir) : Promise.resolve(),
+  ]);
+  if (written.status === 'rejected') throw written.reason;
+  if (sent.status === 'rejected') throw sent.reason;
+  if (written.value) prepared.columnar = written.value;
   return prepared;
 }

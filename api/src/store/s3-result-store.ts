@@ -56,6 +56,9 @@ const PARTS_IN_FLIGHT = 2;
 /** Objects of an upload without a pointer are left alone this long (it may still be running). */
 const UNREFERENCED_GRACE_MS = 60 * 60 * 1000;
 const RETRY_AFTER_SECONDS = 5;
+/** A listing this recent vouches for the pointers it names (it is made at the start of each request that reads them). */
+const LISTING_FRESH_MS = 2000;
+const POINTERS_KEPT = 10_000;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 const UNAVAILABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ServiceUnavailable', 'SlowDown', 'InternalError', 'XMinioServerNotInitialized', 'XMinioStorageFull']);
@@ -90,6 +93,10 @@ interface CacheEntry {
 
 export class S3ResultStore implements ResultStore {
   private readonly fetching = new Map<string, Promise<string>>();
+  /** Pointers read or written, with their ETags. */
+  private readonly pointers = new Map<string, { etag: string; pointer: NodePointer }>();
+  /** Pointer ETags of the latest listing of each trace, and when it was made. */
+  private readonly listedPointers = new Map<string, { etag: string; at: number }>();
   private readonly cached = new Map<string, CacheEntry>();
 
   private constructor(
@@ -176,10 +183,27 @@ export class S3ResultStore implements ResultStore {
     await upload.done();
   }
 
+  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+    map.delete(key);
+    map.set(key, value);
+    if (map.size > POINTERS_KEPT) map.delete(map.keys().next().value!);
+  }
+
+  /**
+   * The node's pointer. A listing of the trace's pointers moments ago gives each one's ETag; when
+   * it is the ETag of the pointer read before, that one is current and no request is made (a
+   * query is then one LIST, not one GET per node as well).
+   */
   private async pointer(traceId: string, node: string): Promise<NodePointer | undefined> {
+    const key = this.pointerKey(traceId, node);
+    const listed = this.listedPointers.get(key);
+    const known = this.pointers.get(key);
+    if (listed && known && listed.etag === known.etag && Date.now() - listed.at < LISTING_FRESH_MS) return known.pointer;
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.pointerKey(traceId, node) }));
-      return JSON.parse(await out.Body!.transformToString('utf8')) as NodePointer;
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const pointer = JSON.parse(await out.Body!.transformToString('utf8')) as NodePointer;
+      if (out.ETag) this.remember(this.pointers, key, { etag: out.ETag, pointer });
+      return pointer;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw storeError(err, `reading the result of node ${node}`);
@@ -192,14 +216,16 @@ export class S3ResultStore implements ResultStore {
     const prefix = this.uploadPrefix(traceId, node, uploadId);
     let sent = false;
     try {
-      const prepared = await prepareUpload(work, traceId, node, body, maxBytes, this.engine, columnar);
-      const files: [string, string][] = [
-        ['events.ndjson', 'application/x-ndjson'],
-        ['summary.json', 'application/json'],
-        ...(prepared.columnar ? COLUMNAR_FILES.map((f): [string, string] => [f, f.endsWith('.json') ? 'application/json' : 'application/vnd.apache.parquet']) : []),
-      ];
-      sent = true;
-      for (const [name, type] of files) await this.putFile(prefix + name, join(prepared.dir, name), type);
+      // The checked NDJSON and summary go to the store while the columnar copy is written.
+      const raw = async (dir: string) => {
+        sent = true;
+        await this.putFile(prefix + 'events.ndjson', join(dir, 'events.ndjson'), 'application/x-ndjson');
+        await this.putFile(prefix + 'summary.json', join(dir, 'summary.json'), 'application/json');
+      };
+      const prepared = await prepareUpload(work, traceId, node, body, maxBytes, this.engine, columnar, raw);
+      if (prepared.columnar) {
+        for (const name of COLUMNAR_FILES) await this.putFile(prefix + name, join(prepared.dir, name), name.endsWith('.json') ? 'application/json' : name.endsWith('.parquet') ? 'application/vnd.apache.parquet' : 'application/octet-stream');
+      }
       const previous = await this.pointer(traceId, node);
       const pointer: NodePointer = {
         uploadId,
@@ -209,7 +235,8 @@ export class S3ResultStore implements ResultStore {
         ...(prepared.columnar ? { columnar: prepared.columnar } : {}),
         storedAt: new Date().toISOString(),
       };
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.pointerKey(traceId, node), Body: JSON.stringify(pointer), ContentType: 'application/json' }));
+      const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.pointerKey(traceId, node), Body: JSON.stringify(pointer), ContentType: 'application/json' }));
+      if (put.ETag) this.remember(this.pointers, this.pointerKey(traceId, node), { etag: put.ETag, pointer });
       sent = false;
       if (previous && previous.uploadId !== uploadId) {
         await this.deletePrefix(this.uploadPrefix(traceId, node, previous.uploadId)).catch(() => undefined);
@@ -224,8 +251,8 @@ export class S3ResultStore implements ResultStore {
     }
   }
 
-  private async list(prefix: string, delimiter?: string): Promise<{ keys: { key: string; modified?: Date }[]; prefixes: string[] }> {
-    const keys: { key: string; modified?: Date }[] = [];
+  private async list(prefix: string, delimiter?: string): Promise<{ keys: { key: string; modified?: Date; etag?: string }[]; prefixes: string[] }> {
+    const keys: { key: string; modified?: Date; etag?: string }[] = [];
     const prefixes: string[] = [];
     let token: string | undefined;
     do {
@@ -235,7 +262,7 @@ export class S3ResultStore implements ResultStore {
       } catch (err) {
         throw storeError(err, 'listing results');
       }
-      for (const o of out.Contents ?? []) if (o.Key) keys.push({ key: o.Key, ...(o.LastModified ? { modified: o.LastModified } : {}) });
+      for (const o of out.Contents ?? []) if (o.Key) keys.push({ key: o.Key, ...(o.LastModified ? { modified: o.LastModified } : {}), ...(o.ETag ? { etag: o.ETag } : {}) });
       for (const p of out.CommonPrefixes ?? []) if (p.Prefix) prefixes.push(p.Prefix);
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
@@ -259,7 +286,10 @@ export class S3ResultStore implements ResultStore {
 
   async nodes(traceId: string): Promise<string[]> {
     const prefix = `${this.tracePrefix(traceId)}current/`;
-    return (await this.list(prefix, '/')).keys
+    const { keys } = await this.list(prefix, '/');
+    const at = Date.now();
+    for (const k of keys) if (k.etag) this.remember(this.listedPointers, k.key, { etag: k.etag, at });
+    return keys
       .map((k) => k.key.slice(prefix.length))
       .filter((k) => k.endsWith('.json'))
       .map((k) => k.slice(0, -'.json'.length))
@@ -377,6 +407,7 @@ export class S3ResultStore implements ResultStore {
   }
 
   async deleteTrace(traceId: string): Promise<void> {
+    for (const map of [this.pointers, this.listedPointers]) for (const k of [...map.keys()]) if (k.startsWith(this.tracePrefix(traceId))) map.delete(k);
     // Pointers first: from then on no reader finds the result, even if deleting the rest fails.
     await this.deletePrefix(`${this.tracePrefix(traceId)}current/`);
     await this.deletePrefix(this.tracePrefix(traceId));
