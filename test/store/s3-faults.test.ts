@@ -275,4 +275,37 @@ describe('object store faults (MinIO stopped, paused, restarted)', { skip }, () 
     const entries = await untarGzText(readFileSync(file));
     assert.equal(entries.get('nodes/node-q/events.ndjson'), readFileSync(big.ndjsonFile, 'utf8'));
   });
+
+  test("a bundle this replica never assembled whole: after the store dies mid-body the CLI starts it again and writes it whole", async () => {
+    const id = await createOpenTrace(fx.traces);
+    const big = await writeLargeResult(mkdtempSync(join(work, 'bundle-new-')), id, 'node-u', 150_000);
+    assert.equal((await putResult(base, fx.config.uploadTokenSecret, id, 'node-u', readFileSync(big.archive))).status, 201);
+    const file = join(work, `bundle-${id}.tar.gz`);
+    let restarted: Promise<void> | undefined;
+    let killed: Promise<void> | undefined;
+    const watcher = setInterval(() => {
+      if (!killed && existsSync(`${file}.partial`) && statSync(`${file}.partial`).size > 64 * 1024) killed = minio.kill();
+    }, 5);
+    let result;
+    try {
+      result = await downloadToFile(new ApiClient({ server: base }), `/v1/traces/${id}/bundle`, file, {
+        accept: 'application/gzip',
+        attempts: 40,
+        backoffMs: 100,
+        onRetry: () => {
+          restarted ??= (killed ?? Promise.resolve()).then(() => minio.start());
+        },
+      });
+    } finally {
+      clearInterval(watcher);
+      await killed;
+      await restarted;
+    }
+    assert.ok(killed, 'the store was killed mid-download');
+    assert.ok(result.attempts >= 2);
+    assert.equal(result.resumed, 0, 'no length known for the range: sent whole again');
+    const again = Buffer.from(await (await fetch(`${base}/v1/traces/${id}/bundle`)).arrayBuffer());
+    assert.ok(readFileSync(file).equals(again), 'the file is the whole bundle');
+    assert.equal((await untarGzText(readFileSync(file))).get('nodes/node-u/events.ndjson'), readFileSync(big.ndjsonFile, 'utf8'));
+  });
 });
