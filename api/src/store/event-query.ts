@@ -4,6 +4,7 @@
  * pages with a cursor, top-N counts of a field — without reading the NDJSON.
  */
 import { InvalidError } from '../errors.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnarEngine } from './columnar-engine.ts';
 import { sqlIdent, sqlString } from './columnar-engine.ts';
 import { LINE_STRIDE, ROW_NUMBER, readLineOffsets, type ColumnKind, type ColumnSpec, type ColumnarLayout } from './columnar-events.ts';
@@ -145,7 +146,7 @@ export interface EventPageText {
 }
 
 /** Reads of the NDJSON at once when a page's lines are fetched. */
-const LINE_READS_IN_FLIGHT = 8;
+const LINE_READS_IN_FLIGHT = 32;
 
 /** Lines of a text (without their newlines), empty ones left out, as the line scan counts them. */
 function nonEmptyLines(text: string): string[] {
@@ -201,11 +202,23 @@ async function linesOfRows(dir: string, events: StoredEvents, rows: readonly num
   return out;
 }
 
+/** The page's events of one node as JSON text: its NDJSON lines, or built from the Parquet when they cannot be used. */
+async function pageLines(db: DuckDBConnection, columnar: LocalColumnar, rows: readonly number[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  if (columnar.layout.lineOffsets) {
+    const lines = await linesOfRows(columnar.dir, columnar.events, rows);
+    if (lines) return lines;
+  }
+  const sql = `SELECT ${eventJsonSql(columnar.layout)} AS line FROM read_parquet(${sqlString(`${columnar.dir}/events.parquet`)}, file_row_number = true) WHERE ${ROW_NUMBER} IN (${rows.join(', ')}) ORDER BY ${ROW_NUMBER}`;
+  return ((await db.runAndReadAll(sql)).getColumnsJS()[0] ?? []) as string[];
+}
+
 /**
  * Up to `limit` matching events from `nodes` (in node order, then file order), from `start`. The
  * filter reads only its own columns (a row group whose statistics or bloom filter rule the value
- * out is skipped); the page's events are then read as lines of the NDJSON, not decoded from every
- * column of their row groups.
+ * out is skipped), for the first node alone and then for all the others in one query; the page's
+ * events are then read as lines of the NDJSON, every node's at once, not decoded from every column
+ * of their row groups.
  */
 export async function columnarPage(
   engine: ColumnarEngine,
@@ -214,38 +227,51 @@ export async function columnarPage(
   limit: number,
   start?: { node: string; seq: number },
 ): Promise<EventPageText> {
-  let index = start ? nodes.findIndex((n) => n.node === start.node) : 0;
+  const index = start ? nodes.findIndex((n) => n.node === start.node) : 0;
   if (index < 0) return { items: [] };
+  const candidates = nodes.slice(index).filter((n) => mayMatch(n.columnar.layout, q));
+  const params: string[] = [];
+  const where = whereClause(q, params);
+  const following = (node: string) => nodes[nodes.findIndex((n) => n.node === node) + 1];
   const items: string[] = [];
   return engine.withConnection(async (db) => {
-    for (; index < nodes.length; index += 1) {
-      const { node, columnar } = nodes[index]!;
-      if (!mayMatch(columnar.layout, q)) continue;
-      const params: string[] = [];
-      const where = whereClause(q, params);
-      const from = start && start.node === node ? start.seq : 0;
-      if (from > 0) where.push(`${ROW_NUMBER} >= ${from}`);
+    // A frequent value fills the page from the first node: the others are not read at all.
+    for (const batch of [candidates.slice(0, 1), candidates.slice(1)]) {
+      if (batch.length === 0) continue;
       const want = limit - items.length;
-      const scan = `SELECT * FROM read_parquet(${sqlString(`${columnar.dir}/events.parquet`)}, file_row_number = true)${where.length ? ` WHERE ${where.join(' AND ')}` : ''} LIMIT ${want + 1}`;
-      let rows: number[] = [];
-      let lines: string[] | undefined;
-      if (columnar.layout.lineOffsets) {
-        const found = (await db.runAndReadAll(`SELECT ${ROW_NUMBER} FROM (${scan.replace('SELECT *', `SELECT ${ROW_NUMBER}`)})`, params)).getColumnsJS();
-        rows = ((found[0] ?? []) as bigint[]).map(Number);
-        lines = await linesOfRows(columnar.dir, columnar.events, rows.slice(0, want));
+      const parts = batch.map((n, k) => {
+        const cond = [...where, ...(start && start.node === n.node && start.seq > 0 ? [`${ROW_NUMBER} >= ${start.seq}`] : [])];
+        return `(SELECT ${k} AS k, ${ROW_NUMBER} AS r FROM read_parquet(${sqlString(`${n.columnar.dir}/events.parquet`)}, file_row_number = true)${cond.length ? ` WHERE ${cond.join(' AND ')}` : ''} LIMIT ${want + 1})`;
+      });
+      const found = (await db.runAndReadAll(parts.join(' UNION ALL '), params)).getColumnsJS();
+      const byNode = batch.map((): number[] => []);
+      const ks = (found[0] ?? []) as number[];
+      const rs = (found[1] ?? []) as bigint[];
+      ks.forEach((k, i) => byNode[k]!.push(Number(rs[i])));
+      // Which rows of which nodes the page holds, and where the next one starts.
+      const plan: { n: ColumnarNode; rows: number[] }[] = [];
+      let need = want;
+      let next: { node: string; seq: number } | undefined;
+      let full = false;
+      for (const [k, n] of batch.entries()) {
+        const rows = byNode[k]!.sort((x, y) => x - y);
+        plan.push({ n, rows: rows.slice(0, need) });
+        if (rows.length > need) {
+          next = { node: n.node, seq: rows[need]! };
+          full = true;
+          break;
+        }
+        need -= rows.length;
+        if (need === 0) {
+          const after = following(n.node);
+          if (after) next = { node: after.node, seq: 0 };
+          full = true;
+          break;
+        }
       }
-      if (!lines) {
-        // The JSON text is built for the page's rows only, not for every row the filter reads.
-        const cols = (await db.runAndReadAll(`SELECT ${ROW_NUMBER}, ${eventJsonSql(columnar.layout)} AS line FROM (${scan})`, params)).getColumnsJS();
-        rows = ((cols[0] ?? []) as bigint[]).map(Number);
-        lines = ((cols[1] ?? []) as string[]).slice(0, want);
-      }
-      for (const line of lines) items.push(line);
-      if (rows.length > want) return { items, next: { node, seq: rows[want]! } };
-      if (items.length === limit) {
-        const following = nodes[index + 1];
-        return following ? { items, next: { node: following.node, seq: 0 } } : { items };
-      }
+      const lines = await Promise.all(plan.map((p) => pageLines(db, p.n.columnar, p.rows)));
+      for (const l of lines) items.push(...l);
+      if (full) return next ? { items, next } : { items };
     }
     return { items };
   });
