@@ -17,34 +17,16 @@
  * its result does not grow with the number of requests.
  */
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { createTestLoopDevice, type TestLoopDevice } from '../../bpf/gadgets/blockio/blockio-test-workload.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { DEFAULT_RING_BUFFER_BYTES_PER_CPU, ringBufferBytesFor } from '../../bpf/src/ring-buffer-size.ts';
 import { cpus } from 'node:os';
-import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
-import { median, processCpuMs } from './bench-figures.ts';
+import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
+import { kernelBenchArgs, median, processCpuMs } from './bench-figures.ts';
 
-const { values: opts } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '5' },
-    requests: { type: 'string', default: '20000' },
-  },
-});
-const rounds = Number(opts.rounds);
-const requests = Number(opts.requests);
-if (!(rounds > 0) || !(requests > 0)) throw new Error('--rounds and --requests must be positive numbers');
-const log = (msg: string): void => {
-  if (!opts.json) console.error(msg);
-};
-
-const skip = kernelTestSkipReason();
-if (skip) {
-  console.log(JSON.stringify({ bench: 'blockio', skipped: skip }));
-  process.exit(0);
-}
+const { rounds, counts, log } = kernelBenchArgs('blockio', { requests: '20000' });
+const requests = counts.requests;
 
 interface Result {
   workloadWallMs: number;

@@ -21,33 +21,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { compileBurn } from '../../bpf/gadgets/profile/profile-test-workload.ts';
 import type { ProfileEvent } from '../../bpf/gadgets/profile/profile.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
-import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
-import { median, processCpuMs } from './bench-figures.ts';
+import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
+import { kernelBenchArgs, median, processCpuMs } from './bench-figures.ts';
 
-const { values: opts } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '5' },
-    iterations: { type: 'string', default: '1000' },
-  },
-});
-const rounds = Number(opts.rounds);
-const iterations = Number(opts.iterations);
-if (!(rounds > 0) || !(iterations > 0)) throw new Error('--rounds and --iterations must be positive numbers');
-const log = (msg: string): void => {
-  if (!opts.json) console.error(msg);
-};
-
-const skip = kernelTestSkipReason();
-if (skip) {
-  console.log(JSON.stringify({ bench: 'profile', skipped: skip }));
-  process.exit(0);
-}
+const { rounds, counts, log } = kernelBenchArgs('profile', { iterations: '1000' });
+const iterations = counts.iterations;
 
 const FREQUENCIES = [49, 999] as const;
 interface WorkloadTime {
