@@ -21,6 +21,27 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
+/**
+ * A reference tracer's CPU time up to its exit: /proc/<pid>/stat is read every 50 ms (it is gone
+ * once the process is reaped), so `stop()` gives the last reading taken while it lived.
+ */
+export function sampleProcessCpu(pid: number): { stop(): number } {
+  let cpuMs = 0;
+  const sampler = setInterval(() => {
+    try {
+      cpuMs = processCpuMs(pid);
+    } catch {
+      // gone
+    }
+  }, 50);
+  return {
+    stop() {
+      clearInterval(sampler);
+      return cpuMs;
+    },
+  };
+}
+
 export interface KernelBenchArgs<K extends string> {
   json: boolean;
   rounds: number;

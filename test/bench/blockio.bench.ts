@@ -23,7 +23,7 @@ import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { DEFAULT_RING_BUFFER_BYTES_PER_CPU, ringBufferBytesFor } from '../../bpf/src/ring-buffer-size.ts';
 import { cpus } from 'node:os';
 import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
-import { kernelBenchArgs, median, processCpuMs } from './bench-figures.ts';
+import { kernelBenchArgs, median, sampleProcessCpu } from './bench-figures.ts';
 
 const { rounds, counts, log } = kernelBenchArgs('blockio', { requests: '20000' });
 const requests = counts.requests;
@@ -89,14 +89,8 @@ async function underBiolatency(cgroup: TestCgroup, loop: TestLoopDevice): Promis
     });
     child.on('close', (code) => reject(new Error(`biolatency exited (${code}) before attaching: ${err.trim()}`)));
   });
+  const cpu = sampleProcessCpu(child.pid!);
   let cpuMs = 0;
-  const sampler = setInterval(() => {
-    try {
-      cpuMs = processCpuMs(child.pid!);
-    } catch {
-      // gone
-    }
-  }, 50);
   let time;
   try {
     time = await timeWorkload(cgroup, loop);
@@ -105,7 +99,7 @@ async function underBiolatency(cgroup: TestCgroup, loop: TestLoopDevice): Promis
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await exited;
     clearTimeout(killer);
-    clearInterval(sampler);
+    cpuMs = cpu.stop();
   }
   const counted = [...out.matchAll(/: (\d+) +\|/g)].reduce((n, m) => n + Number(m[1]), 0);
   if (counted === 0) throw new Error(`biolatency counted nothing:\n${out}`);

@@ -26,7 +26,7 @@ import type { ProfileEvent } from '../../bpf/gadgets/profile/profile.ts';
 import { buildGadgetObject, runInCgroup } from '../../bpf/src/gadget-test-fixture.ts';
 import { GadgetSession } from '../../bpf/src/gadget-session.ts';
 import { createTestCgroup, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
-import { kernelBenchArgs, median, processCpuMs } from './bench-figures.ts';
+import { kernelBenchArgs, median, sampleProcessCpu } from './bench-figures.ts';
 
 const { rounds, counts, log } = kernelBenchArgs('profile', { iterations: '1000' });
 const iterations = counts.iterations;
@@ -99,14 +99,8 @@ async function underBpftrace(cgroup: TestCgroup, burn: string, hz: number): Prom
   });
   // Its CPU time up to its exit (the map printed and symbolized, like the session's collect):
   // the last reading of /proc/<pid>/stat, taken every 50 ms.
+  const cpu = sampleProcessCpu(child.pid!);
   let cpuMs = 0;
-  const sampler = setInterval(() => {
-    try {
-      cpuMs = processCpuMs(child.pid!);
-    } catch {
-      // gone
-    }
-  }, 50);
   let time: WorkloadTime;
   try {
     time = await timeWorkload(cgroup, burn);
@@ -117,7 +111,7 @@ async function underBpftrace(cgroup: TestCgroup, burn: string, hz: number): Prom
     const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     await exited;
     clearTimeout(killer);
-    clearInterval(sampler);
+    cpuMs = cpu.stop();
   }
   const samples = [...out.matchAll(/\]: (\d+)\n/g)].reduce((n, m) => n + Number(m[1]), 0);
   return { ...time, profilerCpuMs: cpuMs, samples };
