@@ -49,6 +49,39 @@ async function withStoreDown<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Downloads a trace's bundle with the CLI's downloader while MinIO is killed as soon as 64 KiB of it
+ * are on disk, and started again at the first retry; `onRetry` hears each retry's reason.
+ */
+async function downloadBundleKillingStore(
+  id: string,
+  file: string,
+  onRetry?: (reason: string) => void,
+): Promise<{ result: Awaited<ReturnType<typeof downloadToFile>>; killed: boolean }> {
+  let restarted: Promise<void> | undefined;
+  let killed: Promise<void> | undefined;
+  const watcher = setInterval(() => {
+    // Kill the store as soon as part of the bundle is on disk.
+    if (!killed && existsSync(`${file}.partial`) && statSync(`${file}.partial`).size > 64 * 1024) killed = minio.kill();
+  }, 5);
+  try {
+    const result = await downloadToFile(new ApiClient({ server: base }), `/v1/traces/${id}/bundle`, file, {
+      accept: 'application/gzip',
+      attempts: 40,
+      backoffMs: 100,
+      onRetry: (info) => {
+        onRetry?.(`${info.have}: ${info.reason}`);
+        restarted ??= (killed ?? Promise.resolve()).then(() => minio.start());
+      },
+    });
+    return { result, killed: killed !== undefined };
+  } finally {
+    clearInterval(watcher);
+    await killed;
+    await restarted;
+  }
+}
+
 describe('object store faults (MinIO stopped, paused, restarted)', { skip }, () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'tracejob-s3-faults-'));
@@ -245,28 +278,7 @@ describe('object store faults (MinIO stopped, paused, restarted)', { skip }, () 
     const reference = Buffer.from(await (await fetch(`${base}/v1/traces/${id}/bundle`)).arrayBuffer());
     const file = join(work, `bundle-${id}.tar.gz`);
     const retries: string[] = [];
-    let restarted: Promise<void> | undefined;
-    let killed: Promise<void> | undefined;
-    const watcher = setInterval(() => {
-      // Kill the store as soon as part of the bundle is on disk.
-      if (!killed && existsSync(`${file}.partial`) && statSync(`${file}.partial`).size > 64 * 1024) killed = minio.kill();
-    }, 5);
-    let result;
-    try {
-      result = await downloadToFile(new ApiClient({ server: base }), `/v1/traces/${id}/bundle`, file, {
-        accept: 'application/gzip',
-        attempts: 40,
-        backoffMs: 100,
-        onRetry: (info) => {
-          retries.push(`${info.have}: ${info.reason}`);
-          restarted ??= (killed ?? Promise.resolve()).then(() => minio.start());
-        },
-      });
-    } finally {
-      clearInterval(watcher);
-      await killed;
-      await restarted;
-    }
+    const { result, killed } = await downloadBundleKillingStore(id, file, (reason) => retries.push(reason));
     assert.ok(killed, 'the store was killed mid-download');
     assert.ok(retries.length >= 1, 'the cut was noticed');
     assert.ok(result.resumed >= 1, `resumed with a Range (retries: ${retries.join('; ')})`);
@@ -281,26 +293,7 @@ describe('object store faults (MinIO stopped, paused, restarted)', { skip }, () 
     const big = await writeLargeResult(mkdtempSync(join(work, 'bundle-new-')), id, 'node-u', 150_000);
     assert.equal((await putResult(base, fx.config.uploadTokenSecret, id, 'node-u', readFileSync(big.archive))).status, 201);
     const file = join(work, `bundle-${id}.tar.gz`);
-    let restarted: Promise<void> | undefined;
-    let killed: Promise<void> | undefined;
-    const watcher = setInterval(() => {
-      if (!killed && existsSync(`${file}.partial`) && statSync(`${file}.partial`).size > 64 * 1024) killed = minio.kill();
-    }, 5);
-    let result;
-    try {
-      result = await downloadToFile(new ApiClient({ server: base }), `/v1/traces/${id}/bundle`, file, {
-        accept: 'application/gzip',
-        attempts: 40,
-        backoffMs: 100,
-        onRetry: () => {
-          restarted ??= (killed ?? Promise.resolve()).then(() => minio.start());
-        },
-      });
-    } finally {
-      clearInterval(watcher);
-      await killed;
-      await restarted;
-    }
+    const { result, killed } = await downloadBundleKillingStore(id, file);
     assert.ok(killed, 'the store was killed mid-download');
     assert.ok(result.attempts >= 2);
     assert.equal(result.resumed, 0, 'no length known for the range: sent whole again');
