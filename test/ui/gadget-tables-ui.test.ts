@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
-import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
+import { chromiumSkipReason, launchHeadlessChromium, pageCollectingErrors } from './headless-chromium.ts';
 import { createTestLoopDevice, directIo, type TestLoopDevice } from '../../bpf/gadgets/blockio/blockio-test-workload.ts';
 import { buildGadgetObject } from '../../bpf/src/gadget-test-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
@@ -66,12 +66,7 @@ test('a blockio trace page shows the latency histogram of the target’s I/O per
   await tracing(id);
   const io = await directIo(loop!, target!, other!);
 
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 1600 } });
-  const consoleErrors: string[] = [];
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(msg.text());
-  });
+  const { page, errors: consoleErrors } = await pageCollectingErrors(browser!, { width: 1280, height: 1600 });
   await page.goto(`${server!.url}/ui/trace.html?id=${id}`);
   await page.waitForSelector('body[data-finished]', { timeout: 60_000 });
   assert.equal(await page.getAttribute('body', 'data-finished'), 'succeeded');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
+import { chromiumSkipReason, launchHeadlessChromium, pageCollectingErrors } from './headless-chromium.ts';
 import { compileBurn, startInCgroup, type RunningWorkload } from '../../bpf/gadgets/profile/profile-test-workload.ts';
 import { buildGadgetObject } from '../../bpf/src/gadget-test-fixture.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
@@ -53,12 +53,7 @@ test('a profile trace page shows an interactive flame graph with burn_cpu, and t
   assert.equal(res.status, 202, await res.clone().text());
   const { id } = (await res.json()) as { id: string };
 
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 1200 } });
-  const consoleErrors: string[] = [];
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(msg.text());
-  });
+  const { page, errors: consoleErrors } = await pageCollectingErrors(browser!, { width: 1280, height: 1200 });
   await page.goto(`${server!.url}/ui/trace.html?id=${id}`);
   await page.waitForSelector('body[data-finished]', { timeout: 60_000 });
   assert.equal(await page.getAttribute('body', 'data-finished'), 'succeeded');

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromiumSkipReason, launchHeadlessChromium } from './headless-chromium.ts';
+import { chromiumSkipReason, launchHeadlessChromium, pageCollectingErrors } from './headless-chromium.ts';
 import { createTestCgroup, kernelTestSkipReason, uniqueCgroupPath, type TestCgroup } from '../support/cgroups.ts';
 import { REPO_ROOT, startTracejobServer, type TracejobServer } from '../cli/tracejob-server.ts';
 
@@ -34,12 +34,7 @@ after(async () => {
 });
 
 test('start a trace on the page, watch it finish, see its summary', { skip }, async () => {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
-  const consoleErrors: string[] = [];
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(msg.text());
-  });
+  const { page, errors: consoleErrors } = await pageCollectingErrors(browser!, { width: 1280, height: 1400 });
 
   await page.goto(`${server!.url}/ui`);
   await page.waitForSelector('#gadget option[value="exec"]', { state: 'attached' });
