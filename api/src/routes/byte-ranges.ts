@@ -5,6 +5,8 @@
  * allows); an If-Range that is not the current entity tag (the download changed since the client's
  * first part, or a date) gets the whole download too, so a client never splices two versions.
  */
+import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { RangeNotSatisfiableError } from '../errors.ts';
 
 export type RangeAnswer = { kind: 'whole' } | { kind: 'part'; start: number; end: number };
@@ -42,4 +44,27 @@ export function requestedRange(headers: RangeHeaders, etag: string, size: number
 /** The Content-Range of a part. */
 export function contentRange(part: { start: number; end: number }, size: number): string {
   return `bytes ${part.start}-${part.end - 1}/${size}`;
+}
+
+/** A download that can be sent in parts: its strong entity tag, its length when known, its bytes. */
+export interface ResumableDownload {
+  etag: string;
+  /** Undefined while not known: then no Range is answered (Accept-Ranges: none) and no length sent. */
+  size: number | undefined;
+  /** Bytes [start, end) (all of them by default). */
+  read(start?: number, end?: number): Readable;
+}
+
+/**
+ * Sends `download` on `reply` (content type and disposition set by the caller): its ETag and
+ * Accept-Ranges, then the part the request asks for (206 with Content-Range) or the whole.
+ */
+export function sendResumable(reply: FastifyReply, headers: RangeHeaders, download: ResumableDownload): FastifyReply {
+  void reply.header('etag', download.etag).header('accept-ranges', download.size === undefined ? 'none' : 'bytes');
+  const part = requestedRange(headers, download.etag, download.size);
+  if (part.kind === 'part') {
+    return reply.code(206).header('content-range', contentRange(part, download.size!)).header('content-length', String(part.end - part.start)).send(download.read(part.start, part.end));
+  }
+  if (download.size !== undefined) void reply.header('content-length', String(download.size));
+  return reply.send(download.read());
 }

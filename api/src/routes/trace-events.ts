@@ -8,7 +8,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { InvalidError, NotFoundError } from '../errors.ts';
 import { EventsPageSchema, EventsQuerySchema, NodeResultParamsSchema, TopAnswerSchema, TopQuerySchema, TraceIdParamsSchema, errorResponses } from '../schemas/index.ts';
-import { contentRange, requestedRange } from './byte-ranges.ts';
+import { sendResumable } from './byte-ranges.ts';
 import { columnsFor, type ColumnSpec } from '../store/columnar-events.ts';
 import { InvalidEventCursorError, eventsNdjson, eventsPage, eventsTop, pageJson } from '../store/event-pages.ts';
 import { parseEventQuery } from '../store/event-query.ts';
@@ -71,17 +71,9 @@ export function registerTraceEventRoutes(app: FastifyInstance, deps: AppDeps): v
       await traceAndColumns(id);
       const events = await results.events(id, node);
       if (!events) throw new NotFoundError(`trace ${id} has no result for node ${node}`);
-      void reply
-        .type('application/x-ndjson')
-        .header('content-disposition', `attachment; filename="trace-${id}-${node}.ndjson"`)
-        .header('etag', events.etag)
-        .header('accept-ranges', 'bytes');
-      if (req.headers['if-none-match'] === events.etag) return reply.code(304).send();
-      const part = requestedRange(req.headers, events.etag, events.size);
-      if (part.kind === 'part') {
-        return reply.code(206).header('content-range', contentRange(part, events.size)).header('content-length', String(part.end - part.start)).send(events.read(part.start, part.end));
-      }
-      return reply.header('content-length', String(events.size)).send(events.read());
+      void reply.type('application/x-ndjson').header('content-disposition', `attachment; filename="trace-${id}-${node}.ndjson"`);
+      if (req.headers['if-none-match'] === events.etag) return reply.header('etag', events.etag).header('accept-ranges', 'bytes').code(304).send();
+      return sendResumable(reply, req.headers, { etag: events.etag, size: events.size, read: (start, end) => events.read(start, end) });
     },
   );
 

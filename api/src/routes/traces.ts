@@ -18,7 +18,7 @@ import {
   type TraceRequest,
 } from '../schemas/index.ts';
 import { openBundle } from '../store/bundle.ts';
-import { contentRange, requestedRange } from './byte-ranges.ts';
+import { sendResumable } from './byte-ranges.ts';
 import { specFromRequest } from '../trace-request.ts';
 import { traceLinks, traceView } from '../trace-view.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -113,18 +113,9 @@ export function registerTraceRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (req, reply) => {
       const rec = await mustGet(req.params.id);
       const bundle = await openBundle(results, rec);
-      void reply
-        .type('application/gzip')
-        .header('content-disposition', `attachment; filename="trace-${rec.id}.tar.gz"`)
-        .header('etag', bundle.etag)
-        // Without a length a Range cannot be answered: a client then gets the whole bundle again.
-        .header('accept-ranges', bundle.length === undefined ? 'none' : 'bytes');
-      const part = requestedRange(req.headers, bundle.etag, bundle.length);
-      if (part.kind === 'part') {
-        return reply.code(206).header('content-range', contentRange(part, bundle.length!)).header('content-length', String(part.end - part.start)).send(bundle.stream(part.start, part.end));
-      }
-      if (bundle.length !== undefined) void reply.header('content-length', String(bundle.length));
-      return reply.send(bundle.stream());
+      void reply.type('application/gzip').header('content-disposition', `attachment; filename="trace-${rec.id}.tar.gz"`);
+      // Without a length a Range cannot be answered: a client then gets the whole bundle again.
+      return sendResumable(reply, req.headers, { etag: bundle.etag, size: bundle.length, read: (start, end) => bundle.stream(start, end) });
     },
   );
 
