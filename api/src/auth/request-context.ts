@@ -32,7 +32,7 @@ declare module 'fastify' {
     /** Set by the access-control plugin on every authenticated route. */
     principal: Principal | null;
     tracejobAudit: AuditContext | null;
-    /** Set by the limits plugin for a principal: the slots a trace it starts takes (POST, alert, schedule). */
+    /** Set by the limits plugin on a principal's POST: the slots a trace it starts takes (a trace, an alert, a schedule). */
     traceSlotScopes: SlotScope[] | null;
   }
 }

@@ -106,8 +106,8 @@ export async function requestLimits(app: FastifyInstance, opts: LimitsOptions): 
   app.addHook('preHandler', async (req) => {
     const url = req.routeOptions.url;
     const principal = req.principal;
-    // Routes that start traces later (alerts, schedules) take their slots from here too.
-    if (principal) req.traceSlotScopes = traceSlotScopes(principal.name, principal.policy.maxConcurrentTraces, opts.limits.maxConcurrentTraces);
+    // The routes that start traces (POST: a trace, an alert, a schedule) take their slots from here.
+    if (principal && req.method === 'POST') req.traceSlotScopes = traceSlotScopes(principal.name, principal.policy.maxConcurrentTraces, opts.limits.maxConcurrentTraces);
     if (url === ROUTES.traces && req.method === 'POST' && principal) {
       const scopes = req.traceSlotScopes ?? [];
       if (scopes.length === 0) return;
